@@ -1,0 +1,5 @@
+import sys
+
+from styleport.cli import main
+
+sys.exit(main())

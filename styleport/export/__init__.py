@@ -1,0 +1,5 @@
+"""Exporters, one module per format, registered by name (see base.py for the contract)."""
+
+from styleport.export.base import register
+
+
