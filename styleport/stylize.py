@@ -1,0 +1,168 @@
+"""Stylizing images with a style network: device/precision choice, resizing, tiling, color
+preservation, strength blending and style mixing. The Python API behind ``styleport.load``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+
+import numpy as np
+import torch
+from PIL import Image
+
+from styleport import checkpoints
+from styleport.errors import UsageError
+from styleport.images import pil_to_tensor, tensor_to_pil
+from styleport.model import TransformerNet
+from styleport.precision import Precision
+
+
+@dataclasses.dataclass(frozen=True)
+class StylizeOptions:
+    size: int | None = None  # resize so the longer side is this many pixels
+    scale: float | None = None  # or resize by this factor
+    tile: int | None = None  # exact layer-streaming tiles of this size (styleport.tiling)
+    keep_colors: bool = False  # style on luminance only, keep the photo's colors
+    strength: float = 1.0  # 1 = fully stylized, 0 = the original
+    style_index: int | None = None  # multi-style networks: pick one style
+    style_weights: tuple[float, ...] | None = None  # ... or mix them
+
+    def __post_init__(self) -> None:
+        if self.size is not None and self.scale is not None:
+            raise UsageError("give --size or --scale, not both")
+        if self.size is not None and self.size < 1:
+            raise UsageError(f"--size must be >= 1, got {self.size}")
+        if self.scale is not None and not 0 < self.scale <= 16:
+            raise UsageError(f"--scale must be in (0, 16], got {self.scale}")
+        if not 0.0 <= self.strength <= 1.0:
+            raise UsageError(f"--strength must be between 0 and 1, got {self.strength}")
+        if self.style_index is not None and self.style_weights is not None:
+            raise UsageError("give --style-index or --style-weights, not both")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto -> cuda if present, else mps, else cpu. An unavailable explicit device is an error."""
+    name = name.lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda requested but no CUDA device is available (use --device cpu or auto)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UsageError("--device mps requested but MPS is not available (use --device cpu or auto)")
+    if not (name == "cpu" or name == "mps" or name.startswith("cuda")):
+        raise UsageError(f"unknown device '{name}' (choose from auto, cpu, cuda, mps)")
+    return torch.device(name)
+
+
+def check_precision(precision: Precision, device: torch.device) -> None:
+    if precision not in (Precision.FP32, Precision.BF16, Precision.FP16):
+        raise UsageError(f"stylize runs fp32, bf16 or fp16, not {precision} (that is an export precision)")
+    if precision is Precision.FP16 and device.type == "cpu":
+        raise UsageError("fp16 needs a GPU (cuda or mps); on CPU fp16 is emulated and ~100x slower: use --precision bf16")
+
+
+def resolve_style_weights(model: TransformerNet, options: StylizeOptions) -> torch.Tensor | None:
+    """(1,S) mixing weights (normalised to sum 1) for multi-style nets; None for single-style."""
+    s = model.num_styles
+    if s == 1:
+        if options.style_index not in (None, 0) or (options.style_weights and len(options.style_weights) != 1):
+            raise UsageError("this network has a single style: --style-index/--style-weights do not apply")
+        return None
+    if options.style_weights is not None:
+        w = np.asarray(options.style_weights, dtype=np.float64)
+        if w.shape != (s,):
+            raise UsageError(f"--style-weights needs {s} comma-separated values (one per style), got {len(w)}")
+        if (w < 0).any() or w.sum() <= 0:
+            raise UsageError("--style-weights must be >= 0 and not all zero")
+        return torch.tensor(w / w.sum(), dtype=torch.float32)[None]  # (S,) -> (1,S)
+    index = options.style_index or 0
+    if not 0 <= index < s:
+        raise UsageError(f"--style-index {index} out of range: the network has {s} styles (0..{s - 1})")
+    return model.default_style_weights(index).cpu()
+
+
+def target_size(width: int, height: int, options: StylizeOptions) -> tuple[int, int]:
+    if options.size is not None:
+        factor = options.size / max(width, height)
+    elif options.scale is not None:
+        factor = options.scale
+    else:
+        return width, height
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def keep_colors(stylized: Image.Image, original: Image.Image) -> Image.Image:
+    """Luminance from the stylized image, chroma (Cb, Cr) from the original (Gatys et al. 2016)."""
+    y, _, _ = stylized.convert("YCbCr").split()
+    _, cb, cr = original.resize(stylized.size, Image.Resampling.BICUBIC).convert("YCbCr").split()
+    return Image.merge("YCbCr", (y, cb, cr)).convert("RGB")
+
+
+class Stylizer:
+    """A loaded style network ready to stylize PIL images (``styleport.load(path)``)."""
+
+    def __init__(self, model: TransformerNet, checkpoint: checkpoints.Checkpoint | None = None,
+                 device: str | torch.device = "auto", precision: Precision | str = Precision.FP32) -> None:
+        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        self.precision = precision if isinstance(precision, Precision) else Precision.parse(precision)
+        check_precision(self.precision, self.device)
+        self.model = model.to(self.device).eval()
+        self.checkpoint = checkpoint
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, device: str = "auto", precision: str = "fp32") -> Stylizer:
+        ckpt = checkpoints.load(path)
+        return cls(ckpt.build("cpu"), ckpt, device=device, precision=precision)
+
+    @property
+    def style_names(self) -> list[str]:
+        return self.checkpoint.style_names if self.checkpoint else [f"style{i}" for i in range(self.model.num_styles)]
+
+    def _autocast(self):
+        if self.precision is Precision.FP32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.precision.torch_dtype)
+
+    @torch.inference_mode()
+    def run_tensor(self, x: torch.Tensor, style_weights: torch.Tensor | None = None, tile: int | None = None) -> torch.Tensor:
+        """(1,3,H,W) float32 0..255 on CPU -> (1,3,H,W) float32 0..255 on CPU."""
+        if tile is not None:
+            from styleport.tiling import tiled_forward
+
+            dtype = self.precision.torch_dtype
+            return tiled_forward(self.model, x, style_weights, tile=tile, device=self.device, dtype=dtype).float().cpu()
+        sw = style_weights.to(self.device) if style_weights is not None else None
+        with self._autocast():
+            y = self.model(x.to(self.device), sw)
+        return y.float().cpu()
+
+    def stylize(self, image: Image.Image, options: StylizeOptions | None = None, **kwargs) -> Image.Image:
+        """Stylize a PIL image (any mode; alpha is ignored here, see images.save_image)."""
+        options = options or StylizeOptions(**kwargs)
+        original = image.convert("RGB")
+        size = target_size(*original.size, options)
+        if size != original.size:
+            original = original.resize(size, Image.Resampling.LANCZOS)
+        sw = resolve_style_weights(self.model, options)
+        out = tensor_to_pil(self.run_tensor(pil_to_tensor(original), sw, options.tile))
+        if options.keep_colors:
+            out = keep_colors(out, original)
+        if options.strength < 1.0:
+            out = Image.blend(original, out, options.strength)
+        return out
+
+
+def parse_style_weights(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--style-weights must be comma-separated numbers, e.g. 0.5,0.5 (got '{text}')") from None
+
