@@ -1,8 +1,8 @@
 """styleport: fast neural style transfer you can ship.
 
-    >>> import styleport
-    >>> net = styleport.load("model.pth")
-    >>> out = net.stylize(PIL.Image.open("photo.jpg"))
+>>> import styleport
+>>> net = styleport.load("model.pth")
+>>> out = net.stylize(PIL.Image.open("photo.jpg"))
 """
 
 from __future__ import annotations

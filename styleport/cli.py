@@ -17,6 +17,8 @@ from styleport.errors import StyleportError
 # Modules providing register(subparsers), in the order --help lists them.
 COMMAND_MODULES = (
     "styleport.commands",  # stylize, info
+    "styleport.export.command",  # export
+    "styleport.demo.command",  # demo build, demo serve
 )
 
 

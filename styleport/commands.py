@@ -19,8 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="model file (.pth: styleport checkpoint or pytorch/examples state_dict)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
-    p.add_argument("-o", "--output", required=True,
-                   help="output file (one input) or folder (written as <name>.<ext>, created if needed)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file (one input) or folder (written as <name>.<ext>, created if needed)",
+    )
     p.add_argument("--size", type=int, help="resize so the longer side is SIZE pixels before stylizing")
     p.add_argument("--scale", type=float, help="resize by this factor before stylizing")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
@@ -30,10 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strength", type=float, default=1.0, help="blend with the original: 1 = full style, 0 = none")
     p.add_argument("--style-index", type=int, help="multi-style networks: which style (0-based)")
     p.add_argument("--style-weights", help="multi-style networks: mix, e.g. 0.5,0.5")
-    p.add_argument("--format", choices=sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS),
-                   help="output format for folder output (default: the input's)")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                   help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})")
+    p.add_argument(
+        "--format",
+        choices=sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS),
+        help="output format for folder output (default: the input's)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
+    )
     p.set_defaults(func=run_stylize)
 
     p = sub.add_parser("info", help="describe a model file", description="Architecture, size, FLOPs and metadata.")
@@ -89,15 +100,20 @@ def run_stylize(args: argparse.Namespace) -> int:
     from styleport.stylize import StylizeOptions, Stylizer, parse_style_weights, resolve_style_weights
 
     options = StylizeOptions(
-        size=args.size, scale=args.scale, tile=args.tile, keep_colors=args.keep_colors, strength=args.strength,
-        style_index=args.style_index, style_weights=parse_style_weights(args.style_weights),
+        size=args.size,
+        scale=args.scale,
+        tile=args.tile,
+        keep_colors=args.keep_colors,
+        strength=args.strength,
+        style_index=args.style_index,
+        style_weights=parse_style_weights(args.style_weights),
     )
     inputs = collect_inputs(args.inputs)
     outputs = output_paths(inputs, Path(args.output), args.format)
     stylizer = Stylizer.from_file(args.model, device=args.device, precision=args.precision)
     resolve_style_weights(stylizer.model, options)  # check style options before any work
     failed = 0
-    bar = tqdm(list(zip(inputs, outputs)), unit="img", disable=len(inputs) < 2, file=sys.stderr)
+    bar = tqdm(list(zip(inputs, outputs, strict=True)), unit="img", disable=len(inputs) < 2, file=sys.stderr)
     for src, dst in bar:
         bar.set_postfix_str(src.name)
         try:
@@ -126,8 +142,10 @@ def run_info(args: argparse.Namespace) -> int:
     cfg = ckpt.config
     dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in ckpt.state_dict.values()})
     print(f"file:        {ckpt.path} ({ckpt.path.stat().st_size / 1e6:.2f} MB, {ckpt.source_format} format)")
-    print(f"arch:        {cfg.arch}, width {cfg.width:g} (channels {'/'.join(map(str, cfg.channels))}), "
-          f"{cfg.res_blocks} residual blocks")
+    print(
+        f"arch:        {cfg.arch}, width {cfg.width:g} (channels {'/'.join(map(str, cfg.channels))}), "
+        f"{cfg.res_blocks} residual blocks"
+    )
     print(f"styles:      {cfg.num_styles}: {', '.join(ckpt.style_names)}")
     print(f"parameters:  {parameter_count(model):,} (stored as {', '.join(dtypes)})")
     print(f"GFLOPs:      {gflops(model, 256, 256):.1f} at 256x256, {gflops(model, 1080, 1920):.0f} at 1080x1920")

@@ -33,8 +33,7 @@ class MissingDependencyError(StyleportError):
     def __init__(self, module: str, extra: str, purpose: str = "") -> None:
         what = f" for {purpose}" if purpose else ""
         super().__init__(
-            f"the optional dependency '{module}' is needed{what}: "
-            f"install it with  pip install 'styleport[{extra}]'"
+            f"the optional dependency '{module}' is needed{what}: install it with  pip install 'styleport[{extra}]'"
         )
         self.module = module
         self.extra = extra

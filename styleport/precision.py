@@ -23,7 +23,7 @@ class Precision(str, enum.Enum):
         return self.value
 
     @classmethod
-    def parse(cls, text: str) -> "Precision":
+    def parse(cls, text: str) -> Precision:
         try:
             return cls(text.strip().lower())
         except ValueError:

@@ -64,7 +64,9 @@ def check_precision(precision: Precision, device: torch.device) -> None:
     if precision not in (Precision.FP32, Precision.BF16, Precision.FP16):
         raise UsageError(f"stylize runs fp32, bf16 or fp16, not {precision} (that is an export precision)")
     if precision is Precision.FP16 and device.type == "cpu":
-        raise UsageError("fp16 needs a GPU (cuda or mps); on CPU fp16 is emulated and ~100x slower: use --precision bf16")
+        raise UsageError(
+            "fp16 needs a GPU (cuda or mps); on CPU fp16 is emulated and ~100x slower: use --precision bf16"
+        )
 
 
 def resolve_style_weights(model: TransformerNet, options: StylizeOptions) -> torch.Tensor | None:
@@ -104,11 +106,19 @@ def keep_colors(stylized: Image.Image, original: Image.Image) -> Image.Image:
     return Image.merge("YCbCr", (y, cb, cr)).convert("RGB")
 
 
+MIN_SIDE = 8  # the network's reflection pads need H, W >= 5; exported files share that limit
+
+
 class Stylizer:
     """A loaded style network ready to stylize PIL images (``styleport.load(path)``)."""
 
-    def __init__(self, model: TransformerNet, checkpoint: checkpoints.Checkpoint | None = None,
-                 device: str | torch.device = "auto", precision: Precision | str = Precision.FP32) -> None:
+    def __init__(
+        self,
+        model: TransformerNet,
+        checkpoint: checkpoints.Checkpoint | None = None,
+        device: str | torch.device = "auto",
+        precision: Precision | str = Precision.FP32,
+    ) -> None:
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.precision = precision if isinstance(precision, Precision) else Precision.parse(precision)
         check_precision(self.precision, self.device)
@@ -130,17 +140,25 @@ class Stylizer:
         return torch.autocast(self.device.type, dtype=self.precision.torch_dtype)
 
     @torch.inference_mode()
-    def run_tensor(self, x: torch.Tensor, style_weights: torch.Tensor | None = None, tile: int | None = None) -> torch.Tensor:
+    def run_tensor(
+        self, x: torch.Tensor, style_weights: torch.Tensor | None = None, tile: int | None = None
+    ) -> torch.Tensor:
         """(1,3,H,W) float32 0..255 on CPU -> (1,3,H,W) float32 0..255 on CPU."""
+        h, w = x.shape[-2:]
+        if min(h, w) < MIN_SIDE:
+            # Reflection padding needs >= 5 px; grow tiny images by edge replication, crop after.
+            # (1,3,h,w) -> (1,3,max(h,MIN_SIDE),max(w,MIN_SIDE))
+            x = torch.nn.functional.pad(x, (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h)), mode="replicate")
         if tile is not None:
             from styleport.tiling import tiled_forward
 
             dtype = self.precision.torch_dtype
-            return tiled_forward(self.model, x, style_weights, tile=tile, device=self.device, dtype=dtype).float().cpu()
-        sw = style_weights.to(self.device) if style_weights is not None else None
-        with self._autocast():
-            y = self.model(x.to(self.device), sw)
-        return y.float().cpu()
+            y = tiled_forward(self.model, x, style_weights, tile=tile, device=self.device, dtype=dtype)
+        else:
+            sw = style_weights.to(self.device) if style_weights is not None else None
+            with self._autocast():
+                y = self.model(x.to(self.device), sw)
+        return y[:, :, :h, :w].float().cpu()
 
     def stylize(self, image: Image.Image, options: StylizeOptions | None = None, **kwargs) -> Image.Image:
         """Stylize a PIL image (any mode; alpha is ignored here, see images.save_image)."""
@@ -165,4 +183,3 @@ def parse_style_weights(text: str | None) -> tuple[float, ...] | None:
         return tuple(float(v) for v in text.split(","))
     except ValueError:
         raise UsageError(f"--style-weights must be comma-separated numbers, e.g. 0.5,0.5 (got '{text}')") from None
-

@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny random-init networks and the committed photo fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from styleport import checkpoints
+from styleport.model import ModelConfig, TransformerNet
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PHOTOS = sorted((FIXTURES / "photos").glob("*.jpg"))
+
+
+def make_net(width: float = 0.25, num_styles: int = 1, seed: int = 0) -> TransformerNet:
+    """A random-init network whose norm affine parameters are also random (so styles differ)."""
+    torch.manual_seed(seed)
+    net = TransformerNet(ModelConfig(width=width, num_styles=num_styles))
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if ".weight" in name and "conv2d" not in name:
+                p.copy_(1.0 + 0.3 * torch.randn_like(p))
+            elif name.endswith("bias") and "conv2d" not in name:
+                p.copy_(0.3 * torch.randn_like(p))
+        net.deconv3.conv2d.bias.add_(127.0)  # centre the output in 0..255 so clamping is rare
+        net.deconv3.conv2d.weight.mul_(20.0)
+    return net.eval()
+
+
+@pytest.fixture(scope="session")
+def photos() -> list[Path]:
+    assert PHOTOS, "tests/fixtures/photos is empty"
+    return PHOTOS
+
+
+@pytest.fixture()
+def tiny_model_file(tmp_path) -> Path:
+    return checkpoints.save(tmp_path / "tiny.pth", make_net(), {"style_names": ["tiny"]})
+
+
+@pytest.fixture()
+def two_style_model_file(tmp_path) -> Path:
+    return checkpoints.save(tmp_path / "two.pth", make_net(num_styles=2), {"style_names": ["a", "b"]})

@@ -1,0 +1,138 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import styleport
+from styleport.cli import main
+from styleport.errors import UsageError
+from styleport.images import load_image
+from styleport.stylize import StylizeOptions, Stylizer
+from tests.conftest import PHOTOS, make_net
+
+
+def _odd_images(tmp_path):
+    base = Image.open(PHOTOS[0]).convert("RGB").resize((64, 48))
+    files = {}
+    files["cmyk.jpg"] = base.convert("CMYK")
+    arr16 = (np.asarray(base.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    files["gray16.png"] = Image.fromarray(arr16)
+    rgba = base.convert("RGBA")
+    rgba.putalpha(128)
+    files["alpha.png"] = rgba
+    files["palette.gif"] = base.convert("P", palette=Image.Palette.ADAPTIVE)
+    files["one.png"] = Image.new("RGB", (1, 1), (200, 10, 10))
+    files["odd.png"] = base.resize((257, 333))
+    for name, img in files.items():
+        img.save(tmp_path / name)
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    base.save(tmp_path / "rotated.jpg", exif=exif)
+    return sorted(tmp_path.iterdir())
+
+
+def test_cli_handles_every_odd_image_with_same_size_output(tmp_path, tiny_model_file):
+    src = tmp_path / "in"
+    src.mkdir()
+    inputs = _odd_images(src)
+    assert main(["stylize", str(tiny_model_file), str(src), "-o", str(tmp_path / "out")]) == 0
+    for path in inputs:
+        out = tmp_path / "out" / path.name
+        assert out.exists(), out
+        assert Image.open(out).size == load_image(path).size, path.name
+    assert Image.open(tmp_path / "out" / "alpha.png").mode == "RGBA"
+
+
+def test_corrupt_input_fails_clearly_and_writes_nothing(tmp_path, tiny_model_file, capsys):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(PHOTOS[0].read_bytes()[:300])
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(tiny_model_file), str(bad), "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "broken.jpg" in err[0] and err[0].startswith("styleport: error:")
+    assert not out.exists() and sorted(tmp_path.iterdir()) == sorted([tiny_model_file, bad])
+
+
+def test_bad_model_file_fails_clearly(tmp_path, capsys):
+    (tmp_path / "m.pth").write_text("nope")
+    assert main(["stylize", str(tmp_path / "m.pth"), str(PHOTOS[0]), "-o", str(tmp_path / "o.png")]) == 1
+    assert "m.pth" in capsys.readouterr().err
+
+
+def test_python_api_and_options(tiny_model_file):
+    net = styleport.load(tiny_model_file, device="cpu")
+    img = Image.open(PHOTOS[1])
+    full = np.asarray(net.stylize(img), dtype=float)
+    assert full.shape == (img.height, img.width, 3)
+    half = np.asarray(net.stylize(img, strength=0.5), dtype=float)
+    orig = np.asarray(img.convert("RGB"), dtype=float)
+    assert np.abs(half - (full + orig) / 2).max() <= 1.0
+    kept = net.stylize(img, keep_colors=True).convert("YCbCr")
+    _, cb, cr = img.convert("RGB").convert("YCbCr").split()
+    assert np.abs(np.asarray(kept)[..., 1].astype(int) - np.asarray(cb).astype(int)).mean() < 2
+    assert net.stylize(img, size=100).size == (100, round(100 * img.height / img.width))
+    assert net.stylize(img, scale=0.5).size == (round(img.width / 2), round(img.height / 2))
+
+
+def test_bf16_close_to_fp32(tiny_model_file):
+    img = Image.open(PHOTOS[2])
+    a = np.asarray(styleport.load(tiny_model_file, device="cpu").stylize(img), dtype=float)
+    b = np.asarray(styleport.load(tiny_model_file, device="cpu", precision="bf16").stylize(img), dtype=float)
+    psnr = 10 * np.log10(255**2 / np.mean((a - b) ** 2))
+    assert psnr > 30, psnr
+
+
+def test_style_weights_mix(tmp_path, two_style_model_file):
+    img = Image.open(PHOTOS[3])
+    net = styleport.load(two_style_model_file, device="cpu")
+    a = np.asarray(net.stylize(img, style_index=0), dtype=float)
+    b = np.asarray(net.stylize(img, style_index=1), dtype=float)
+    mix = np.asarray(net.stylize(img, style_weights=(0.5, 0.5)), dtype=float)
+    assert np.abs(a - b).mean() > 2
+    assert np.abs(mix - a).mean() > 0.5 and np.abs(mix - b).mean() > 0.5
+    out = tmp_path / "mix.png"
+    assert (
+        main(["stylize", str(two_style_model_file), str(PHOTOS[3]), "-o", str(out), "--style-weights", "0.5,0.5"]) == 0
+    )
+    assert np.array_equal(np.asarray(Image.open(out), dtype=float), mix)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"strength": 1.5}, "strength"),
+        ({"size": 10, "scale": 0.5}, "not both"),
+        ({"style_index": 3}, "out of range"),
+        ({"style_weights": (1.0,)}, "2 comma-separated"),
+        ({"style_weights": (0.0, 0.0)}, "not all zero"),
+    ],
+)
+def test_bad_options(two_style_model_file, kwargs, message):
+    net = styleport.load(two_style_model_file, device="cpu")
+    with pytest.raises(UsageError, match=message):
+        net.stylize(Image.new("RGB", (16, 16)), StylizeOptions(**kwargs))
+
+
+def test_fp16_on_cpu_refused():
+    with pytest.raises(UsageError, match="bf16"):
+        Stylizer(make_net(), device="cpu", precision="fp16")
+
+
+def test_glob_and_missing_inputs(tmp_path, tiny_model_file, capsys):
+    pattern = str(PHOTOS[0].parent / "p*.jpg")
+    assert main(["stylize", str(tiny_model_file), pattern, "-o", str(tmp_path / "g"), "--format", "png"]) == 0
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["petra.png"]
+    assert main(["stylize", str(tiny_model_file), str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "x")]) == 1
+    assert "nope.jpg: no such file" in capsys.readouterr().err
+
+
+def test_info(tiny_model_file, capsys):
+    assert main(["info", str(tiny_model_file)]) == 0
+    out = capsys.readouterr().out
+    assert "width 0.25" in out and "parameters:  108,771" in out and "GFLOPs" in out and "tiny" in out
+
+
+def test_tiny_image_tensor_path():
+    net = Stylizer(make_net(), device="cpu")
+    y = net.run_tensor(torch.rand(1, 3, 1, 3) * 255)
+    assert y.shape == (1, 3, 1, 3)
