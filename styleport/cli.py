@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "styleport.commands",  # stylize, info
     "styleport.export.command",  # export
     "styleport.demo.command",  # demo build, demo serve
+    "styleport.demo.command",  # demo build, demo serve
 )
 
 

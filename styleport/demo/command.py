@@ -1,0 +1,78 @@
+"""``styleport demo`` verbs: ``build`` (assemble the static site) and ``serve`` (serve it locally).
+
+The sub-command is optional at the parser level so that bare ``styleport demo`` can be given its
+own job later; for now it prints the verbs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from styleport.precision import Precision
+
+
+def register(subparsers) -> None:
+    demo = subparsers.add_parser("demo", help="the in-browser web demo: build the static site, serve it")
+    verbs = demo.add_subparsers(dest="demo_command", metavar="VERB")
+    demo.set_defaults(func=lambda args: _no_verb(demo))
+
+    build = verbs.add_parser("build", help="assemble the static site with exported models and the manifest")
+    build.add_argument("--models", nargs="+", type=Path, metavar="M.pth", help="checkpoints (default: bundled models)")
+    build.add_argument("-o", "--out", type=Path, default=Path("site"), help="output folder, replaced (default: site/)")
+    build.add_argument("--formats", default="onnx,tfjs", help="engines to ship: onnx, tfjs or both (default)")
+    build.add_argument("--onnx-precision", type=Precision.parse, default=Precision.FP32, help="fp32 (default) or fp16")
+    build.add_argument(
+        "--tfjs-precision", type=Precision.parse, default=Precision.UINT8, help="uint8 (default, 1/4 size), fp16, fp32"
+    )
+    build.add_argument("--no-verify", action="store_true", help="skip the parity check of each export (faster)")
+    build.add_argument(
+        "--thumbnail", action="append", default=[], metavar="STYLE=IMAGE", help="painting shown for a style name"
+    )
+    build.add_argument("--node-modules", type=Path, help="npm packages folder (default: the repository's)")
+    build.set_defaults(func=_build)
+
+    serve = verbs.add_parser("serve", help="serve a built site on 127.0.0.1 with cross-origin isolation headers")
+    serve.add_argument("site", type=Path, nargs="?", default=Path("site"), help="built site folder (default: site/)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    serve.set_defaults(func=_serve)
+
+
+def _no_verb(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _thumbnails(items: list[str]) -> tuple[tuple[str, Path], ...]:
+    from styleport.errors import UsageError
+
+    out = []
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"--thumbnail {item}: expected STYLE=IMAGE")
+        out.append((name, Path(path)))
+    return tuple(out)
+
+
+def _build(args) -> int:
+    from styleport.demo.build import BuildConfig, build_site, default_models
+
+    config = BuildConfig(
+        models=tuple(args.models) if args.models else default_models(),
+        out=args.out,
+        formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
+        onnx_precision=args.onnx_precision,
+        tfjs_precision=args.tfjs_precision,
+        verify=not args.no_verify,
+        thumbnails=_thumbnails(args.thumbnail),
+        node_modules=args.node_modules,
+    )
+    build_site(config)
+    return 0
+
+
+def _serve(args) -> int:
+    from styleport.demo.serve import serve
+
+    return serve(args.site, args.port)
