@@ -26,6 +26,14 @@ class Tolerance:
 P = Precision
 TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance("torch", P.FP32, 60.0, 0.05, "same graph, same arithmetic; only op-order rounding differs"),
+    # TF.js / TFLite: measured on a width-1.0 random-init net (random norm affines), a 256 px photo, and
+    # width-0.25 nets at 37x53 / 48x40 (bench/tf_formats.py, tests/export/test_tf*.py).
+    Tolerance("tflite", P.FP32, 70.0, 0.05, "fp32 graph, XNNPACK reorders sums only: measured 121 dB, max abs 0.001"),
+    Tolerance("tflite", P.FP16, 50.0, 3.0, "fp16 weights, fp32 CPU compute: measured 83.5 dB, max abs 0.11"),
+    Tolerance("tflite", P.INT8, 35.0, None, "dynamic-range int8 weights + per-run activations: measured 53-54 dB"),
+    Tolerance("tfjs", P.FP32, 70.0, 0.05, "fp32 graph in tfjs wasm: measured 121 dB, max abs 0.001"),
+    Tolerance("tfjs", P.FP16, 50.0, 3.0, "fp16-stored weights, fp32 compute: measured 83.5 dB, max abs 0.11"),
+    Tolerance("tfjs", P.UINT8, 35.0, None, "per-tensor affine uint8 weights, fp32 compute: measured 58-61.5 dB"),
 )
 
 

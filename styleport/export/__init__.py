@@ -2,4 +2,5 @@
 
 from styleport.export.base import register
 
-
+register("tfjs", "styleport.export.tfjs:TFJSExporter")
+register("tflite", "styleport.export.tflite:TFLiteExporter")

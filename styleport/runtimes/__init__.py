@@ -2,4 +2,5 @@
 
 from styleport.runtimes.base import register
 
-
+register("tfjs-node", "styleport.runtimes.tfjs_node:TFJSNodeRuntime")
+register("litert", "styleport.runtimes.litert:LiteRTRuntime")

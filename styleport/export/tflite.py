@@ -1,0 +1,74 @@
+"""TFLite exporter: the TensorFlow graph of ``tfgraph`` through ``tf.lite.TFLiteConverter``.
+
+Precisions:
+- fp32: plain conversion.
+- fp16: weights stored as float16 (half the size); CPU kernels dequantize them to fp32, the GPU
+  delegate computes in fp16 -- so the network's activation ranges are checked for fp16 first.
+- int8: dynamic-range quantization (``Optimize.DEFAULT`` without a representative dataset):
+  int8 weights, activations quantized on the fly per inference by the hybrid kernels.
+
+The file keeps the SavedModel's ``serving_default`` signature (inputs ``image`` [1,-1,-1,3] and,
+for multi-style networks, ``style_weights`` [1,S]; output ``stylized``), so H and W stay dynamic:
+the runtime resizes the input tensor per image (``resize_tensor_input``).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from styleport.checkpoints import Checkpoint
+from styleport.errors import StyleportError, require
+from styleport.export import tfgraph
+from styleport.export.base import Artifact, Exporter, ExportRequest
+from styleport.fileutil import atomic_output
+from styleport.model import TransformerNet
+from styleport.precision import Precision
+
+
+def convert(saved_model: Path, precision: Precision) -> bytes:
+    """SavedModel directory -> TFLite flatbuffer bytes at ``precision``."""
+    tf = require("tensorflow", "tflite", "TFLite export")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default"])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Select TF ops: plain LiteRT
+    if precision is Precision.FP16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision is Precision.INT8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # no representative dataset: dynamic range
+    try:
+        return converter.convert()
+    except Exception as exc:  # converter errors are ConverterError / RuntimeError with long MLIR dumps
+        lines = [ln for ln in str(exc).splitlines() if "error" in ln.lower()] or str(exc).splitlines() or [""]
+        raise StyleportError(f"TFLite conversion failed at {precision}: {lines[0].strip()}") from None
+
+
+class TFLiteExporter(Exporter):
+    name = "tflite"
+    suffix = ".tflite"
+    extra = "tflite"
+    precisions = (Precision.FP32, Precision.FP16, Precision.INT8)
+    default_precision = Precision.FP32
+    runtime = "litert"
+    description = "TFLite flatbuffer (LiteRT), dynamic H/W, NHWC float32 0..255"
+
+    def check_available(self) -> None:
+        require("tensorflow", self.extra, "TFLite export")
+
+    def export(self, model: TransformerNet, checkpoint: Checkpoint, out: Path, request: ExportRequest) -> Artifact:
+        self.validate(request)
+        model, fp16_details = tfgraph.prepare(model, request)
+        with tempfile.TemporaryDirectory(prefix="styleport-tf-") as tmp:
+            saved = tfgraph.save_saved_model(model, Path(tmp) / "saved_model", extra=self.extra)
+            data = convert(saved, request.precision)
+        with atomic_output(out) as tmp_out:
+            tmp_out.write_bytes(data)
+        details = {
+            "io": tfgraph.io_contract(model.num_styles),
+            "metadata": json.dumps(tfgraph.describe(checkpoint, self.name, request.precision), sort_keys=True),
+        }
+        if request.precision is Precision.INT8:
+            details["quantization"] = "dynamic-range int8 weights, activations quantized per inference"
+        details.update(fp16_details)
+        return Artifact(self.name, request.precision, out, out.stat().st_size, details)
