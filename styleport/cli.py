@@ -17,9 +17,10 @@ from styleport.errors import StyleportError
 # Modules providing register(subparsers), in the order --help lists them.
 COMMAND_MODULES = (
     "styleport.commands",  # stylize, info
+    "styleport.train.command",  # train
     "styleport.export.command",  # export
     "styleport.demo.command",  # demo build, demo serve
-    "styleport.demo.command",  # demo build, demo serve
+    "styleport.parity.command",  # parity
 )
 
 
