@@ -4,7 +4,7 @@
 //
 // For tests and links, the URL may preselect: ?engine=tfjs-wasm&res=256&model=ID&style=1
 
-import { ENGINES, BackendUnavailable, ModelLoadError, openSession, unavailableReason } from './engines.js';
+import { ENGINES, BackendUnavailable, ModelLoadError, openSession, probeWebGpu, unavailableReason } from './engines.js';
 import { blendToImageData, decodeImageFile, drawSource, fitSize, paint, rgbFromImageData } from './imaging.js';
 import { formatBytes, loadManifest, normalise, oneHot } from './manifest.js';
 import { Webcam } from './webcam.js';
@@ -47,7 +47,7 @@ function clearError() {
 }
 
 function describeFailure(err) {
-  if (err instanceof BackendUnavailable) return `Backend unavailable: ${err.message}. Pick another engine.`;
+  if (err instanceof BackendUnavailable) return `Backend unavailable: ${err.message.replace(/\.$/, '')}. Pick another engine.`;
   if (err instanceof ModelLoadError) return `Model failed to load: ${err.message}`;
   return String(err?.message ?? err);
 }
@@ -276,6 +276,16 @@ function buildEnginePicker() {
     select.append(option);
   }
   select.value = state.engineKey;
+  probeWebGpu().then((reason) => {
+    if (!reason) return;
+    for (const option of select.options) {
+      if (option.value.endsWith('webgpu') && !option.disabled) {
+        option.disabled = true;
+        option.textContent += ' (unavailable)';
+        option.title = reason;
+      }
+    }
+  });
   select.addEventListener('change', async () => {
     state.engineKey = select.value;
     const old = [...state.sessions.values()];

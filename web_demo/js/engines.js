@@ -38,6 +38,17 @@ export function unavailableReason(engine) {
   return null;
 }
 
+/** Resolves to a reason when WebGPU is exposed but has no usable adapter (e.g. GPU disabled), else null. */
+export async function probeWebGpu() {
+  if (!('gpu' in navigator)) return 'WebGPU is not available in this browser';
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    return adapter ? null : 'WebGPU is exposed but this device offers no GPU adapter';
+  } catch (err) {
+    return `WebGPU adapter request failed (${err.message})`;
+  }
+}
+
 function wasmThreads() {
   // Threads need SharedArrayBuffer, which browsers only grant to cross-origin-isolated pages.
   return self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;

@@ -1,0 +1,81 @@
+"""styleport demo build: up-front checks, the real exporters, the manifest, atomic output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from styleport.cli import main
+from styleport.demo import build
+from styleport.demo.build import BuildConfig
+from styleport.errors import CheckpointError, UsageError
+from styleport.precision import Precision
+
+
+def config(tmp_path, models, **kw) -> BuildConfig:
+    return BuildConfig(models=tuple(models), out=tmp_path / "site", **kw)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"formats": ("onnx", "coreml")}, "--formats: choose from onnx, tfjs"),
+        ({"formats": ()}, "--formats"),
+        ({"onnx_precision": Precision.INT8}, "ships onnx at fp32, fp16, not int8"),
+        ({"tfjs_precision": Precision.PALETTE4}, "ships tfjs at uint8, fp16, fp32"),
+    ],
+)
+def test_bad_requests_fail_before_any_work(tmp_path, tiny_model_file, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        build.build_site(config(tmp_path, [tiny_model_file], **kwargs), progress=lambda _: None)
+    assert not (tmp_path / "site").exists()
+
+
+def test_no_models_and_missing_thumbnail_are_usage_errors(tmp_path, tiny_model_file):
+    with pytest.raises(UsageError, match="no models to build"):
+        build.check(config(tmp_path, []))
+    with pytest.raises(UsageError, match="--thumbnail tiny=.*no such file"):
+        build.check(config(tmp_path, [tiny_model_file], thumbnails=(("tiny", tmp_path / "nope.jpg"),)))
+
+
+def test_refuses_to_overwrite_the_site_sources(tmp_path, tiny_model_file):
+    bad = BuildConfig(models=(tiny_model_file,), out=build.SITE_SOURCE)
+    with pytest.raises(UsageError, match="refusing to replace"):
+        build.check(bad)
+
+
+def test_a_bad_checkpoint_leaves_nothing_behind(tmp_path, tiny_model_file):
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="broken.pth"):
+        build.build_site(config(tmp_path, [tiny_model_file, broken]), progress=lambda _: None)
+    assert not (tmp_path / "site").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site")]
+
+
+def test_cli_reports_usage_errors(tmp_path, tiny_model_file, capsys):
+    code = main(
+        ["demo", "build", "--models", str(tiny_model_file), "--formats", "mlpackage", "-o", str(tmp_path / "s")]
+    )
+    assert code == 2
+    assert "styleport: error: --formats" in capsys.readouterr().err
+
+
+def test_onnx_only_site_with_painting_thumbnail(tmp_path, tiny_model_file, photos):
+    cfg = config(tmp_path, [tiny_model_file], formats=("onnx",), verify=False, thumbnails=(("tiny", photos[0]),))
+    data = build.build_site(cfg, progress=lambda _: None)
+    site = tmp_path / "site"
+    assert json.loads((site / "models.json").read_text()) == data
+    (model,) = data["models"]
+    assert model["id"] == "tiny" and model["num_styles"] == 1 and set(model["files"]) == {"onnx"}
+    onnx = model["files"]["onnx"]
+    assert onnx["precision"] == "fp32" and (site / onnx["path"]).stat().st_size == onnx["bytes"] > 10_000
+    from PIL import Image
+
+    with Image.open(site / model["styles"][0]["thumbnail"]) as thumb:
+        assert thumb.size == (build.THUMB_PX, build.THUMB_PX)
+    for page in ("index.html", "coi.js", "js/app.js", "js/engines.js", "css/demo.css", "vendor/ort/ort.wasm.min.mjs"):
+        assert (site / page).is_file(), page
+    assert data["samples"] and all((site / s["path"]).is_file() for s in data["samples"])
+    assert data["vendor"]["onnxruntime-web"]
