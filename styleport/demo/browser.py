@@ -48,8 +48,8 @@ def unavailable_reason() -> str | None:
 
 
 @contextlib.contextmanager
-def launch(viewport: tuple[int, int] = (1280, 860)) -> Iterator[object]:
-    """Yield a Playwright BrowserContext on a fresh profile; closed on exit."""
+def launch(viewport: tuple[int, int] = (1280, 860), **options) -> Iterator[object]:
+    """Yield a Playwright BrowserContext on a fresh profile; closed on exit. ``options``: e.g. is_mobile."""
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()
@@ -62,6 +62,7 @@ def launch(viewport: tuple[int, int] = (1280, 860)) -> Iterator[object]:
             headless=True,
             args=list(FLAGS),
             viewport={"width": viewport[0], "height": viewport[1]},
+            **options,
         )
         try:
             yield context
