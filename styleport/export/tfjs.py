@@ -29,12 +29,21 @@ from styleport.model import TransformerNet
 from styleport.precision import Precision
 
 METADATA_FILE = "styleport.json"
+
+
+def _tfjs():
+    # tensorflowjs imports tensorflow_decision_forests, whose welcome banner imports IPython whenever
+    # sys.stdout is not the real fd 1/2 (pytest capture, notebooks, wrapped streams): switch it off.
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+    return require("tensorflowjs", "tfjs", "TF.js export")
+
+
 QUANTIZATION = {Precision.FP32: None, Precision.FP16: {"float16": True}, Precision.UINT8: {"uint8": True}}
 
 
 def convert(saved_model: Path, out_dir: Path, precision: Precision, metadata: dict, shard_mb: int) -> None:
     """SavedModel -> TF.js graph model in ``out_dir`` (created by the converter)."""
-    require("tensorflowjs", "tfjs", "TF.js export")
+    _tfjs()
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
 
     try:
@@ -74,7 +83,7 @@ class TFJSExporter(Exporter):
 
     def check_available(self) -> None:
         require("tensorflow", self.extra, "TF.js export")
-        require("tensorflowjs", self.extra, "TF.js export")
+        _tfjs()
 
     def export(self, model: TransformerNet, checkpoint: Checkpoint, out: Path, request: ExportRequest) -> Artifact:
         self.validate(request)
