@@ -1,0 +1,94 @@
+"""``styleport export``: one checkpoint in, verified deployable files out.
+
+    styleport export --to onnx,tflite model.pth -o out/ --precision fp32,fp16
+    styleport export --to all model.pth --calibration photos/ --option onnx.int8_scheme=auto
+
+Every request is checked before any work; each artifact is verified in its runtime against the
+torch reference (unless --no-verify) and only then moved into place. Exit status is nonzero on
+any failure, and no half-written file is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from styleport.errors import UsageError
+
+
+def parse_shapes(text: str | None) -> tuple[tuple[int, int], ...]:
+    """``"256x256,720x1280"`` -> ((256, 256), (720, 1280)); H x W."""
+    if not text:
+        return ()
+    shapes = []
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", part)
+        if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+            raise UsageError(f"bad shape '{part}': write HEIGHTxWIDTH, e.g. 720x1280")
+        shapes.append((int(m.group(1)), int(m.group(2))))
+    return tuple(shapes)
+
+
+def parse_options(items: list[str] | None) -> dict[str, dict[str, str]]:
+    """``["onnx.int8_scheme=auto"]`` -> {"onnx": {"int8_scheme": "auto"}}."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items or []:
+        m = re.fullmatch(r"([\w-]+)\.([\w-]+)=(.*)", item)
+        if not m:
+            raise UsageError(f"bad --option '{item}': write FORMAT.KEY=VALUE, e.g. onnx.int8_scheme=auto")
+        out.setdefault(m.group(1), {})[m.group(2)] = m.group(3)
+    return out
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="export a model to ONNX / CoreML / TF.js / TFLite and verify every file",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("model", type=Path, help="checkpoint (.pth)")
+    p.add_argument("--to", required=True, help="formats, comma-separated, or 'all'")
+    p.add_argument("-o", "--output", type=Path, default=Path("exports"), help="output directory (default: ./exports)")
+    p.add_argument("--precision", help="precisions, comma-separated (default: each format's own default)")
+    p.add_argument("--shapes", help="input shapes HxW[,HxW...] for formats with fixed shapes (and tracing)")
+    p.add_argument("--calibration", type=Path, nargs="+", help="photos or folders for int8 calibration / fp16 ranges")
+    p.add_argument("--option", action="append", metavar="FMT.KEY=VALUE", help="format option (repeatable)")
+    p.add_argument("--verify-sizes", help="verification sizes HxW[,HxW...] (default: 72x96,61x83)")
+    p.add_argument("--no-verify", action="store_true", help="skip verification against the torch reference")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from styleport.checkpoints import load
+    from styleport.export import pipeline
+    from styleport.export.calibration import collect_images
+    from styleport.export.verify import DEFAULT_SIZES
+    from styleport.precision import Precision
+
+    formats = [f.strip() for f in args.to.split(",") if f.strip()]
+    if not formats:
+        raise UsageError("--to needs at least one format")
+    precisions = [Precision.parse(p) for p in args.precision.split(",")] if args.precision else []
+    shapes = parse_shapes(args.shapes)
+    verify_sizes = parse_shapes(args.verify_sizes) or DEFAULT_SIZES
+    options = parse_options(args.option)
+    calibration = collect_images(args.calibration or [])
+    checkpoint = load(args.model)
+    jobs = pipeline.plan(checkpoint, formats, args.output, precisions, shapes, calibration, options)
+    if args.no_verify:
+        print(
+            "styleport: warning: --no-verify: artifacts will NOT be checked against the torch reference",
+            file=sys.stderr,
+        )
+    results = pipeline.run(
+        checkpoint,
+        jobs,
+        verify=not args.no_verify,
+        verify_sizes=verify_sizes,
+        progress=lambda line: print(line, file=sys.stderr, flush=True) if line.startswith("exporting") else None,
+    )
+    for result in results:
+        print(result.summary())
+    return 0

@@ -1,0 +1,151 @@
+"""Export one checkpoint to several (format, precision) artifacts, verifying each one.
+
+Order of work, so that a bad request never leaves files behind:
+1. ``plan``: resolve formats and precisions, check every request against its exporter's declared
+   precisions/options and that the extra it needs is installed -- all before any export starts.
+2. ``run``: for each request, the exporter writes into a temp path (``atomic_output``); the
+   artifact is verified in its runtime against the torch reference while still at the temp path;
+   only a verified (or explicitly unverified) artifact is renamed into place. A failure deletes
+   the temp file and raises, naming the artifact and the numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from styleport.checkpoints import Checkpoint
+from styleport.errors import UsageError
+from styleport.export import base
+from styleport.export.base import Artifact, Exporter, ExportRequest
+from styleport.export.verify import DEFAULT_SIZES, ParityError, Verification, verify_artifact
+from styleport.fileutil import atomic_output
+from styleport.precision import Precision
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    exporter: Exporter
+    request: ExportRequest
+    out: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    artifact: Artifact
+    verification: Verification | None  # None: --no-verify
+
+    def summary(self) -> str:
+        a = self.artifact
+        check = self.verification.summary() if self.verification else "not verified (--no-verify)"
+        return f"{a.format:<7} {a.precision.value:<8} {a.path}  {human_size(a.size_bytes)}  {check}"
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def size_of(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def resolve_formats(spec: Sequence[str]) -> list[str]:
+    """``["onnx", "tflite"]`` or ``["all"]`` -> registered format names, in registry order."""
+    if any(s == "all" for s in spec):
+        return base.names()
+    out = []
+    for name in spec:
+        base.get(name)  # raises UsageError naming the choices
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def plan(
+    checkpoint: Checkpoint,
+    formats: Sequence[str],
+    out_dir: Path,
+    precisions: Sequence[Precision] = (),
+    shapes: tuple[tuple[int, int], ...] = (),
+    calibration: tuple[Path, ...] = (),
+    options: dict[str, dict[str, str]] | None = None,
+) -> list[Job]:
+    """Build and validate every job before any work. ``options``: {format: {key: value}}."""
+    options = dict(options or {})
+    everything = any(f == "all" for f in formats)
+    names = resolve_formats(formats)
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise UsageError(
+            f"--option for {', '.join(unknown)}, which is not being exported (exporting: {', '.join(names)})"
+        )
+    jobs: list[Job] = []
+    stem = checkpoint.path.stem
+    for name in names:
+        exporter = base.get(name)
+        wanted = list(precisions) or [exporter.default_precision]
+        if everything and precisions:
+            wanted = [p for p in wanted if p in exporter.precisions]
+            if not wanted:
+                continue  # --to all --precision palette4: only the formats that have it
+        for precision in wanted:
+            request = ExportRequest(name, precision, shapes, calibration, dict(options.get(name, {})))
+            exporter.validate(request)
+            jobs.append(Job(exporter, request, out_dir / exporter.filename(stem, precision)))
+    if not jobs:
+        raise UsageError(f"no format among {', '.join(names)} supports {', '.join(p.value for p in precisions)}")
+    outs = [j.out for j in jobs]
+    if len(set(outs)) != len(outs):
+        raise UsageError("two requests would write the same file; export them separately")
+    for exporter in {type(j.exporter): j.exporter for j in jobs}.values():
+        exporter.check_available()  # MissingDependencyError naming the extra, before any work
+    return jobs
+
+
+def run(
+    checkpoint: Checkpoint,
+    jobs: Sequence[Job],
+    verify: bool = True,
+    verify_sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES,
+    progress: Callable[[str], None] | None = None,
+) -> list[ExportResult]:
+    """Export and verify each job in turn; the first failure raises (earlier artifacts stay)."""
+    model = checkpoint.build("cpu")
+    results = []
+    for job in jobs:
+        if progress:
+            progress(f"exporting {job.request.format} {job.request.precision} -> {job.out}")
+        results.append(export_one(model, checkpoint, job, verify, verify_sizes))
+        if progress:
+            progress(results[-1].summary())
+    return results
+
+
+def export_one(model, checkpoint: Checkpoint, job: Job, verify: bool, verify_sizes) -> ExportResult:
+    verification = None
+    with atomic_output(job.out) as tmp:
+        artifact = job.exporter.export(model, checkpoint, tmp, job.request)
+        if verify:
+            # Formats with fixed input shapes (e.g. CoreML enumerated shapes) say which they accept.
+            sizes = tuple(tuple(s) for s in artifact.details.get("verify_sizes", ())) or tuple(verify_sizes)
+            verification = verify_artifact(
+                tmp,
+                job.request.format,
+                job.request.precision,
+                model,
+                job.exporter.runtime,
+                sizes=sizes,
+                photos=job.request.calibration_images,
+                raise_on_failure=False,
+            )
+            if verification.status == "failed":
+                raise ParityError(job.out, verification)  # the temp artifact is deleted on the way out
+    final = dataclasses.replace(artifact, path=job.out, size_bytes=size_of(job.out))
+    return ExportResult(final, verification)

@@ -1,0 +1,24 @@
+"""ORT-format (ONNX Runtime Mobile) export, verified by loading the .ort file in ONNX Runtime."""
+
+from __future__ import annotations
+
+import pytest
+
+from styleport import checkpoints
+from styleport.export import pipeline
+from styleport.precision import Precision
+
+pytest.importorskip("onnxruntime")
+SIZES = ((48, 40), (37, 53))
+
+
+@pytest.mark.parametrize("precision", [Precision.FP32, Precision.FP16, Precision.INT8])
+def test_ort_format(tiny_checkpoint, tmp_path, precision):
+    ckpt = checkpoints.load(tiny_checkpoint)
+    options = {"ort": {"int8_scheme": "a8w8-skip"}} if precision == Precision.INT8 else None
+    jobs = pipeline.plan(ckpt, ["ort"], tmp_path, [precision], options=options)
+    (result,) = pipeline.run(ckpt, jobs, verify_sizes=SIZES)
+    assert result.artifact.path.suffix == ".ort"
+    assert result.artifact.path.read_bytes()[4:8] == b"ORTM"  # flatbuffer file identifier
+    assert result.verification.status == "ok", result.summary()
+    assert result.verification.runtime == "onnxruntime"
