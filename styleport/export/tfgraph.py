@@ -37,7 +37,8 @@ STYLE_INPUT_NAME = "style_weights"
 OUTPUT_NAME = "stylized"
 
 
-def _tf(extra: str = "tflite"):
+def import_tf(extra: str = "tflite"):
+    """Import TensorFlow lazily (quietly), or raise MissingDependencyError naming ``extra``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info logs drown our output
     return require("tensorflow", extra, "building the TensorFlow graph for TF.js / TFLite export")
 
@@ -126,7 +127,7 @@ def build_function(model: TransformerNet, extra: str = "tflite"):
 
     Returns the polymorphic function; ``.get_concrete_function()`` gives the one graph.
     """
-    tf = _tf(extra)
+    tf = import_tf(extra)
     weights = tf_weights(model)
     image_spec = tf.TensorSpec([1, None, None, 3], tf.float32, name=INPUT_NAME)
     if weights.num_styles == 1:
@@ -148,7 +149,7 @@ def build_function(model: TransformerNet, extra: str = "tflite"):
 
 def save_saved_model(model: TransformerNet, directory: Path, extra: str = "tflite") -> Path:
     """Write a SavedModel with one ``serving_default`` signature (inputs/outputs named as above)."""
-    tf = _tf(extra)
+    tf = import_tf(extra)
     fn = build_function(model, extra)
     holder = tf.Module()
     holder.stylize = fn

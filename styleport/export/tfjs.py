@@ -82,7 +82,7 @@ class TFJSExporter(Exporter):
             raise UsageError(f"tfjs option shard_mb={shard}: expected a whole number of MB in 1..1024")
 
     def check_available(self) -> None:
-        require("tensorflow", self.extra, "TF.js export")
+        tfgraph.import_tf(self.extra)
         _tfjs()
 
     def export(self, model: TransformerNet, checkpoint: Checkpoint, out: Path, request: ExportRequest) -> Artifact:

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from styleport.checkpoints import Checkpoint
-from styleport.errors import StyleportError, require
+from styleport.errors import StyleportError
 from styleport.export import tfgraph
 from styleport.export.base import Artifact, Exporter, ExportRequest
 from styleport.fileutil import atomic_output
@@ -29,7 +29,7 @@ from styleport.precision import Precision
 
 def convert(saved_model: Path, precision: Precision) -> bytes:
     """SavedModel directory -> TFLite flatbuffer bytes at ``precision``."""
-    tf = require("tensorflow", "tflite", "TFLite export")
+    tf = tfgraph.import_tf("tflite")
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default"])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Select TF ops: plain LiteRT
     if precision is Precision.FP16:
@@ -54,7 +54,7 @@ class TFLiteExporter(Exporter):
     description = "TFLite flatbuffer (LiteRT), dynamic H/W, NHWC float32 0..255"
 
     def check_available(self) -> None:
-        require("tensorflow", self.extra, "TFLite export")
+        tfgraph.import_tf(self.extra)
 
     def export(self, model: TransformerNet, checkpoint: Checkpoint, out: Path, request: ExportRequest) -> Artifact:
         self.validate(request)
