@@ -23,6 +23,7 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
 )
+FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")  # test pattern, auto-allow
 
 
 def chromium_path() -> Path | None:
@@ -48,19 +49,29 @@ def unavailable_reason() -> str | None:
 
 
 @contextlib.contextmanager
-def launch(viewport: tuple[int, int] = (1280, 860), **options) -> Iterator[object]:
-    """Yield a Playwright BrowserContext on a fresh profile; closed on exit. ``options``: e.g. is_mobile."""
+def launch(viewport: tuple[int, int] = (1280, 860), extra_args: tuple[str, ...] = (), **options) -> Iterator[object]:
+    """Start Playwright and yield a BrowserContext on a fresh profile; closed on exit.
+
+    ``extra_args``: more Chromium flags (e.g. FAKE_CAMERA); ``options``: context options (is_mobile...).
+    """
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as pw, launch_with(pw, viewport, extra_args, **options) as context:
+        yield context
+
+
+@contextlib.contextmanager
+def launch_with(pw, viewport=(1280, 860), extra_args: tuple[str, ...] = (), **options) -> Iterator[object]:
+    """Like ``launch`` on an already started Playwright (one per thread: it cannot be nested)."""
     exe = chromium_path()
     if exe is None:
         raise RuntimeError(unavailable_reason())
-    with tempfile.TemporaryDirectory(prefix="styleport-chromium-") as profile, sync_playwright() as pw:
+    with tempfile.TemporaryDirectory(prefix="styleport-chromium-") as profile:
         context = pw.chromium.launch_persistent_context(
             profile,
             executable_path=str(exe),
             headless=True,
-            args=list(FLAGS),
+            args=[*FLAGS, *extra_args],
             viewport={"width": viewport[0], "height": viewport[1]},
             **options,
         )

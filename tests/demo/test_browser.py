@@ -47,9 +47,23 @@ def built(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def context(built):
-    with serve.Background(built["site"]) as url, browser.launch() as ctx:
-        ctx.base = url
+def playwright(built):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def server(built):
+    with serve.Background(built["site"]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def context(playwright, server):
+    with browser.launch_with(playwright) as ctx:
+        ctx.base = server
         yield ctx
 
 
@@ -215,3 +229,20 @@ def test_screenshot_is_saved(context, built):
         assert img.size[0] == 1280 and img.size[1] >= 600
         assert len(np.unique(np.asarray(img.convert("L").resize((64, 64))))) > 20  # not a blank page
     page.close()
+
+
+def test_webcam_live_mode_reports_fps(playwright, server):
+    with browser.launch_with(playwright, extra_args=browser.FAKE_CAMERA) as ctx:
+        ctx.base = server
+        page = Page(ctx, "?res=128&sample=0")
+        page.page.wait_for_function("document.body.dataset.state == 'ready'")
+        page.page.click("#webcam-toggle")
+        page.page.wait_for_function("Number(document.body.dataset.runs) >= 3", timeout=WAIT_MS)
+        assert page.page.inner_text("#webcam-toggle") == "Stop webcam"
+        assert float(page.page.inner_text("#fps").split()[0]) > 0
+        fed = page.pixels("original")
+        assert max(fed.shape[:2]) == 128  # 640x480 fake camera scaled to the chosen resolution
+        page.page.click("#webcam-toggle")
+        assert page.page.inner_text("#fps") == ""
+        assert not page.problems, page.problems
+        page.close()
