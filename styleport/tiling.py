@@ -56,7 +56,7 @@ class _Span:
 
     out: slice  # output positions (layer output coordinates)
     band: slice  # contiguous input positions the tile reads
-    index: torch.Tensor  # (n,) int64 positions inside ``band``, padding/upsampling applied
+    index: torch.Tensor | None  # (n,) int64 positions inside ``band``; None: the band as is
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +93,10 @@ def _axis_spans(n_in: int, n_out: int, layer: ConvLayer, step: int) -> list[_Spa
         i = torch.where(i >= n_up, 2 * (n_up - 1) - i, i)  # reflect at the end
         src = torch.div(i, layer.upsample, rounding_mode="floor")  # nearest upsample: dst i <- src i//u
         lo, hi = int(src.min()), int(src.max()) + 1
-        spans.append(_Span(slice(a, b), slice(lo, hi), src - lo))
+        index = src - lo
+        if len(index) == hi - lo and bool((index == torch.arange(hi - lo)).all()):
+            index = None  # an interior tile of a plain conv: no reflection, no upsampling
+        spans.append(_Span(slice(a, b), slice(lo, hi), index))
     return spans
 
 
@@ -108,6 +111,13 @@ def _layer_plan(model: TransformerNet) -> list[tuple[ConvLayer, int]]:
     for block in model.residual_blocks():
         plan += [(block.conv1, 4), (block.conv2, 4)]
     return plan + [(model.deconv1, 2), (model.deconv2, 1), (model.deconv3, 1)]
+
+
+def _layer_step(tile: int, factor: int) -> int:
+    """Tile side in a layer's own pixels. Channels grow as resolution drops (c1 at 1x, 2*c1 at 1/2,
+    4*c1 at 1/4), so quarter-resolution tiles of tile/2 hold as many floats as full-resolution tiles
+    of tile (4*c1 * (tile/2)**2 = c1 * tile**2); bigger tiles there mean fewer, faster conv calls."""
+    return max(1, tile // min(factor, 2))
 
 
 def min_image_side(model: TransformerNet) -> int:
@@ -166,17 +176,21 @@ class _Streamer:
         """Yield (rows, cols, (C_out,h,w) float32 on device) covering the conv's output."""
         c_in, h_in, w_in = src.raw.shape
         h_out, w_out = crop or (_out_len(h_in, layer), _out_len(w_in, layer))
-        step = max(1, self.tile // factor)
+        step = _layer_step(self.tile, factor)
         weight = layer.conv2d.weight.detach().to(self.device, self.dtype)  # (C_out,C_in,k,k)
         bias = layer.conv2d.bias.detach().to(self.device, self.dtype)
         row_spans = _axis_spans(h_in, h_out, layer, step)
         col_spans = _axis_spans(w_in, w_out, layer, step)
+        col_index = [None if cs.index is None else cs.index.to(self.device) for cs in col_spans]
         for rs in row_spans:
-            r_idx = rs.index.to(self.device)
-            for cs in col_spans:
-                band = src.read(rs.band, cs.band, self.device)  # (C_in,band_h,band_w)
-                # gather the padded/upsampled tile: (C_in,band_h,band_w) -> (C_in,th,tw)
-                x = band.index_select(1, r_idx).index_select(2, cs.index.to(self.device))
+            r_idx = None if rs.index is None else rs.index.to(self.device)
+            for cs, c_idx in zip(col_spans, col_index, strict=True):
+                x = src.read(rs.band, cs.band, self.device)  # (C_in,band_h,band_w)
+                # gather the padded/upsampled tile where needed: (C_in,band_h,band_w) -> (C_in,th,tw)
+                if r_idx is not None:
+                    x = x.index_select(1, r_idx)
+                if c_idx is not None:
+                    x = x.index_select(2, c_idx)
                 # (C_in,th,tw) -> (1,C_in,th,tw) -> conv -> (1,C_out,h,w) -> (C_out,h,w)
                 y = F.conv2d(x[None].to(self.dtype), weight, bias, stride=layer.stride)[0]
                 yield rs.out, cs.out, y.float()
@@ -193,10 +207,10 @@ class _Streamer:
             if self.storage_dtype == torch.float16 and float(y.abs().amax()) > _FP16_MAX:
                 raise StyleportError("an activation overflows fp16 storage: use bf16 or fp32 storage")
             raw[:, rows, cols] = y.to("cpu", self.storage_dtype)
-            # Chan et al. parallel merge of (count, mean, M2) per channel, float64
-            t = y.double().flatten(1)  # (C,h,w) -> (C,h*w)
-            n_b, mean_b = t.shape[1], t.mean(1)
-            m2_b = (t - mean_b[:, None]).square().sum(1)
+            # per-tile Welford in fp32, then Chan et al.'s parallel merge of (count, mean, M2) in float64
+            var_b, mean_b = torch.var_mean(y.flatten(1), dim=1, correction=0)  # (C,h,w) -> (C,h*w) -> (C,)
+            n_b = y.shape[1] * y.shape[2]
+            mean_b, m2_b = mean_b.double(), var_b.double() * n_b
             if mean is None:
                 count, mean, m2 = n_b, mean_b, m2_b
             else:
@@ -220,7 +234,7 @@ class _Streamer:
     def _residual_add(self, x: _Map, r: _Map) -> _Map:
         """x + r, tile by tile, written over r's raw buffer (same (C,H,W) shape)."""
         _, h, w = r.raw.shape
-        step = max(1, self.tile // 4)
+        step = _layer_step(self.tile, 4)
         for a in range(0, h, step):
             rows = slice(a, min(a + step, h))
             for b in range(0, w, step):
