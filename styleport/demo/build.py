@@ -81,6 +81,7 @@ def build_site(config: BuildConfig, progress: Callable[[str], None] = print) -> 
     loaded = [checkpoints.load(p) for p in config.models]  # CheckpointError before any work
     jobs_for = _plan_exports(loaded, config)  # UsageError / MissingDependencyError before any work
     with atomic_output(config.out) as tmp:
+        progress = _final_paths(progress, tmp, config.out)
         shutil.copytree(config.site_source, tmp, ignore=shutil.ignore_patterns("*.md", ".*", "node_modules"))
         progress(f"copying JavaScript libraries from {node_modules}")
         versions = vendor.copy_vendor(node_modules, tmp / "vendor")
@@ -92,6 +93,11 @@ def build_site(config: BuildConfig, progress: Callable[[str], None] = print) -> 
         manifest.write(tmp / "models.json", entries, samples, versions)
     progress(f"site ready in {config.out} ({len(entries)} model(s)); serve it with: styleport demo serve {config.out}")
     return manifest.read(config.out / "models.json")
+
+
+def _final_paths(progress: Callable[[str], None], tmp: Path, final: Path) -> Callable[[str], None]:
+    """Report paths as they will be after the rename, not the temp folder being written."""
+    return lambda text: progress(text.replace(str(tmp), str(final)))
 
 
 def _plan_exports(loaded: list[Checkpoint], config: BuildConfig):
