@@ -367,7 +367,10 @@ async function main() {
   state.model = model;
   buildMixer();
   selectStyle(model, styleIndex);
-  const sizes = state.manifest.models.map((m) => `${m.title}: ONNX ${formatBytes(m.files.onnx?.bytes ?? 0)}`);
+  const sizes = state.manifest.models.map((m) => {
+    const files = Object.entries(m.files).map(([fmt, f]) => `${fmt === 'onnx' ? 'ONNX' : 'TF.js'} ${f.precision} ${formatBytes(f.bytes)}`);
+    return `${m.title}: ${files.join(', ')}`;
+  });
   $('footer-models').textContent = sizes.join(' · ');
   const first = state.manifest.samples?.[0];
   if (first && params.get('sample') !== '0') {
