@@ -347,7 +347,12 @@ def run(
 
 
 def check_one(checkpoint, model, target: Target, folder, images, inputs, styles, expected, config) -> ArtifactResult:
+    from styleport.runtimes.base import get as get_runtime
+
     common = dict(format=target.format, precision=target.precision, runtime=target.runtime, tolerance=target.tolerance)
+    reason = get_runtime(target.runtime).availability()
+    if reason is not None:  # nothing could check the artifact here: do not spend minutes exporting it
+        return ArtifactResult(status="skipped", reason=reason, **common)
     try:
         path, size, origin = obtain(checkpoint, model, target, folder, images, config.sizes)
     except MissingDependencyError as exc:

@@ -1,0 +1,72 @@
+"""Shared parity fixtures: one tiny image-like network and one export folder for the whole session.
+
+Exports are the slow part (TensorFlow and coremltools conversions), so every artifact is exported
+once per session into ``parity_exports`` and reused by each test through ``--export-dir``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from styleport import checkpoints
+from styleport.model import ModelConfig, TransformerNet
+
+PHOTOS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "photos").glob("*.jpg"))
+SIZE = (45, 38)  # (H, W): neither a multiple of 4, so the crop of the padded output is exercised
+
+
+def image_like_net(num_styles: int = 1, seed: int = 0) -> TransformerNet:
+    """Width 0.25, random init, with random norm affines and an output spanning 0..255.
+
+    A fresh TransformerNet outputs ~0, which the clamp turns black: every export would match.
+    """
+    torch.manual_seed(seed)
+    net = TransformerNet(ModelConfig(width=0.25, num_styles=num_styles)).eval()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.startswith("in") or ".in" in name:
+                p.add_(torch.randn_like(p) * 0.3)
+        net.deconv3.conv2d.weight.mul_(40.0)
+        net.deconv3.conv2d.bias.fill_(128.0)
+    return net
+
+
+@pytest.fixture(scope="session")
+def parity_photo() -> Path:
+    assert PHOTOS, "tests/fixtures/photos is empty"
+    return PHOTOS[0]
+
+
+@pytest.fixture(scope="session")
+def parity_checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("parity-model") / "tiny.pth"
+    return checkpoints.save(path, image_like_net(), {"style_names": ["tiny"]})
+
+
+@pytest.fixture(scope="session")
+def parity_exports(tmp_path_factory) -> Path:
+    """Artifacts of ``parity_checkpoint``, exported on first use and shared by every test."""
+    return tmp_path_factory.mktemp("parity-exports")
+
+
+@pytest.fixture(scope="session")
+def exported(parity_checkpoint, parity_exports, parity_photo):
+    """``exported("onnx", "fp32")`` -> the shared artifact's path (exported on first request)."""
+    from styleport.export import base as exporters
+    from styleport.parity.run import Target, obtain
+    from styleport.precision import Precision
+    from styleport.tolerances import lookup
+
+    checkpoint = checkpoints.load(parity_checkpoint)
+    model = checkpoint.build("cpu")
+
+    def get(fmt: str, precision: str) -> Path:
+        p = Precision(precision)
+        target = Target(fmt, p, exporters.get(fmt).runtime, lookup(fmt, p))
+        path, _, _ = obtain(checkpoint, model, target, parity_exports, (parity_photo,), (SIZE,))
+        return path
+
+    return get
