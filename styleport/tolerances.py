@@ -26,14 +26,17 @@ class Tolerance:
 P = Precision
 TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance("torch", P.FP32, 60.0, 0.05, "same graph, same arithmetic; only op-order rounding differs"),
-    Tolerance("torch", P.BF16, 25.0, None, "PROVISIONAL bf16 eager"),
-    Tolerance("torch", P.FP16, 30.0, None, "PROVISIONAL fp16 eager"),
-    Tolerance("onnx", P.FP32, 60.0, 0.05, "fp32 graph, ORT reorders sums only: measured 133 dB, max abs 3e-4"),
-    Tolerance("onnx", P.FP16, 40.0, None, "fp16 weights (ORT CPU computes fp32): measured 76 dB on width-0.25 nets"),
-    Tolerance("onnx", P.INT8, 30.0, None, "int8 QDQ, scheme picked by PSNR: measured 58 dB on width-0.25 nets"),
-    Tolerance("ort", P.FP32, 60.0, 0.05, "same graph as onnx fp32 in ORT format: measured 133 dB, max abs 3e-4"),
-    Tolerance("ort", P.FP16, 40.0, None, "same graph as onnx fp16: measured 77 dB tiny"),
-    Tolerance("ort", P.INT8, 30.0, None, "same graph as onnx int8: measured 58 dB tiny"),
+    # torch / ONNX / ORT: measured on random-init width-0.25 and width-1.0 nets with random norm affines and a
+    # mid-grey output conv (outputs span 0..255), fixture photos, 37x53 to 256x256 (bench/onnx_formats.py).
+    # Re-measure on the bundled trained network; a failing row stops an export, it is never a warning.
+    Tolerance("torch", P.BF16, 40.0, None, "bf16 eager, 8-bit mantissa: measured 54.4-54.8 dB, max abs 2.7"),
+    Tolerance("torch", P.FP16, 50.0, None, "fp16 eager: measured 72.6-73.0 dB, max abs 0.32"),
+    Tolerance("onnx", P.FP32, 60.0, 0.05, "fp32 graph, ORT reorders sums only: measured 131 dB, max abs 3.4e-4"),
+    Tolerance("onnx", P.FP16, 45.0, None, "fp16 weights, fp32 I/O (ORT CPU casts to fp32): 76.0 dB, max abs 0.2"),
+    Tolerance("onnx", P.INT8, 30.0, None, "QDQ, scheme by PSNR (a16w8-skip won): 58.2 dB, max abs 3.2; a8w8 39-42 dB"),
+    Tolerance("ort", P.FP32, 60.0, 0.05, "onnx fp32 graph saved by ORT: measured 131 dB, max abs 3.4e-4"),
+    Tolerance("ort", P.FP16, 45.0, None, "onnx fp16 graph saved by ORT: measured 76.0 dB, max abs 0.2"),
+    Tolerance("ort", P.INT8, 30.0, None, "onnx int8 graph saved by ORT: measured 58.2 dB, max abs 3.2"),
     Tolerance("coreml", P.FP32, 50.0, 1.01, "PROVISIONAL coreml"),
     Tolerance("coreml", P.FP16, 35.0, None, "PROVISIONAL coreml"),
     Tolerance("coreml", P.INT8, 30.0, None, "PROVISIONAL coreml"),

@@ -142,9 +142,15 @@ def quantize(fp32_proto, model: TransformerNet, request: ExportRequest, scheme_n
         tmp = Path(tmp)
         raw, pre = tmp / "fp32.onnx", tmp / "pre.onnx"
         onnx.save(fp32_proto, str(raw))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quant_pre_process(str(raw), str(pre), skip_symbolic_shape=False)
+        shape_log = logging.getLogger("onnxruntime.tools.symbolic_shape_infer")
+        level = shape_log.level
+        shape_log.setLevel(logging.ERROR)  # "Unable to determine if height <= ..." for every dynamic dim
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                quant_pre_process(str(raw), str(pre), skip_symbolic_shape=False)
+        finally:
+            shape_log.setLevel(level)
         ends = _conv_ends(onnx.load(str(pre)))
         for scheme in candidates:
             out = tmp / f"{scheme.name}.onnx"

@@ -6,13 +6,18 @@ import re
 
 from styleport.errors import StyleportError
 
-# aten::foo / aten.foo.default / torch.ops.aten.foo / "No Op registered for Foo" / "op type Foo"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Most specific first: torch.onnx dynamo's DispatchError / ConversionError text, then generic forms.
 _PATTERNS = (
-    r"(aten(?:::|\.)[A-Za-z_][\w.]*)",
+    r"OpOverload\(op='([\w.:]+)'",  # No ONNX function found for <OpOverload(op='aten._linalg_eigh', ...
+    r"target=torch\.ops\.(\w+\.\w+)",  # Error when translating node ... target=torch.ops.aten.histc.default
+    r"(aten(?:::|\.)[A-Za-z_]\w*)",
     r"No (?:Op|op|kernel) registered for ([A-Za-z_]\w*)",
     r"[Uu]nsupported (?:op|operator|operation)[^A-Za-z_]*([A-Za-z_][\w.:]*)",
     r"op(?:erator)? type[: ]+'?([A-Za-z_]\w*)",
 )
+# torch.onnx puts the real cause under "## Exception summary" as "<class 'X'>: message"
+_CAUSE = re.compile(r"Exception summary.*?<class '[\w.]+'>: ([^\n]+)", re.S)
 
 
 class UnsupportedOpError(StyleportError):
@@ -35,9 +40,12 @@ def find_op(text: str) -> str | None:
 
 def conversion_error(fmt: str, exc: BaseException) -> StyleportError:
     """A StyleportError for a converter exception: UnsupportedOpError when an op can be named."""
-    text = f"{type(exc).__name__}: {exc}"
+    text = _ANSI.sub("", f"{type(exc).__name__}: {exc}")
+    cause = _CAUSE.search(text)
+    plain = _ANSI.sub("", str(exc))
+    first = cause.group(1).strip() if cause else next((ln.strip() for ln in plain.splitlines() if ln.strip()), "")
+    first = first or type(exc).__name__
     op = find_op(text)
-    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
     if op:
         return UnsupportedOpError(fmt, op, first[:200])
     return StyleportError(f"{fmt} export failed: {first[:300]}")

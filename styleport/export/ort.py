@@ -18,6 +18,7 @@ from styleport.errors import StyleportError, require
 from styleport.export.base import Artifact, ExportRequest, OptionSpec
 from styleport.export.onnx import OnnxExporter
 from styleport.model import TransformerNet
+from styleport.precision import Precision
 
 
 class OrtExporter(OnnxExporter):
@@ -43,7 +44,15 @@ class OrtExporter(OnnxExporter):
             onnx.save(proto, str(src))
             options = ort.SessionOptions()
             options.log_severity_level = 3
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # fp16: x86 ORT's CPU provider casts fp16 to fp32, and at level "all" constant folding then
+            # stores fp32 copies of every weight (measured: the .ort grew past the fp32 one). "basic"
+            # keeps the fp16 initializers (the CPU casts stay as nodes).
+            level = "basic" if request.precision == Precision.FP16 else "all"
+            options.graph_optimization_level = (
+                ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+                if level == "basic"
+                else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            )
             options.optimized_model_filepath = str(out)
             options.add_session_config_entry("session.save_model_format", "ORT")
             options.add_session_config_entry("session.qdqisint8allowed", "1")  # target: ARM
@@ -60,5 +69,5 @@ class OrtExporter(OnnxExporter):
                 ) from None
         if not out.exists():
             raise StyleportError("ort export: onnxruntime wrote no ORT file")
-        details = {**details, "ort_optimization": style, "ort_version": ort.__version__}
+        details = {**details, "ort_optimization": style, "ort_level": level, "ort_version": ort.__version__}
         return Artifact(self.name, request.precision, out, out.stat().st_size, details)

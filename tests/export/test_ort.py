@@ -22,3 +22,11 @@ def test_ort_format(tiny_checkpoint, tmp_path, precision):
     assert result.artifact.path.read_bytes()[4:8] == b"ORTM"  # flatbuffer file identifier
     assert result.verification.status == "ok", result.summary()
     assert result.verification.runtime == "onnxruntime"
+
+
+def test_ort_fp16_keeps_fp16_weights(tiny_checkpoint, tmp_path):
+    ckpt = checkpoints.load(tiny_checkpoint)
+    jobs = pipeline.plan(ckpt, ["ort"], tmp_path, [Precision.FP32, Precision.FP16])
+    fp32, fp16 = pipeline.run(ckpt, jobs, verify=False)
+    assert fp16.artifact.details["ort_level"] == "basic"  # level "all" folds fp16 weights back to fp32
+    assert fp16.artifact.size_bytes < 0.8 * fp32.artifact.size_bytes
