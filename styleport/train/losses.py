@@ -1,0 +1,97 @@
+"""Perceptual losses (Johnson et al. 2016): content (feature MSE), style (Gram MSE), total variation.
+
+Conventions follow pytorch/examples' fast_neural_style so its published weights keep their meaning
+up to the loss network's input scale: Gram = F F^T / (C*H*W); each loss is a mean squared error;
+the style loss sums over layers. Multi-style (Dumoulin et al. 2017): one Gram target set per style,
+and each sample of a batch is compared with the targets of its own style.
+
+Speed: the style Grams of the style images are computed once; content features of the input are
+computed without autograd and only up to the deepest content layer; the loss network may run in
+bf16/fp16 (its Grams are accumulated in fp32).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+
+from styleport.train.vgg import VGGFeatures
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+    content_layers: tuple[str, ...] = ("relu2_2",)
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+    tv_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.content_layers or not self.style_layers:
+            raise ValueError("at least one content layer and one style layer are needed")
+        if min(self.content_weight, self.style_weight, self.tv_weight) < 0:
+            raise ValueError("loss weights must be >= 0")
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """(B,C,H,W) -> (B,C,C) float32: F F^T / (C*H*W)."""
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)  # (B,C,H,W) -> (B,C,HW)
+    g = torch.bmm(flat, flat.transpose(1, 2))  # (B,C,HW) @ (B,HW,C) -> (B,C,C)
+    return g.float() / (c * h * w)
+
+
+def total_variation(y: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels of (B,3,H,W)."""
+    dh = y[:, :, 1:, :] - y[:, :, :-1, :]
+    dw = y[:, :, :, 1:] - y[:, :, :, :-1]
+    return dh.float().pow(2).mean() + dw.float().pow(2).mean()
+
+
+class PerceptualLoss(torch.nn.Module):
+    """``forward(y, x, style_ids) -> (total, {"content", "style", "tv"})``.
+
+    ``y``: stylized batch (B,3,H,W) 0..255 (with grad); ``x``: the content batch; ``style_ids``:
+    (B,) long, the style each sample is trained towards. ``set_styles`` precomputes the Gram
+    targets: one (S,C,C) tensor per style layer.
+    """
+
+    def __init__(self, vgg: VGGFeatures, config: LossConfig, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.vgg, self.config, self.dtype = vgg, config, dtype
+        self.targets: dict[str, torch.Tensor] = {}
+        self.all_layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
+
+    @torch.no_grad()
+    def set_styles(self, styles: list[torch.Tensor]) -> None:
+        """styles: S tensors (1,3,h,w) RGB 0..255 (sizes may differ). Stores (S,C,C) targets per layer."""
+        per_layer: dict[str, list[torch.Tensor]] = {n: [] for n in self.config.style_layers}
+        for style in styles:
+            feats = self.vgg(self._cast(style), self.config.style_layers)
+            for name in self.config.style_layers:
+                per_layer[name].append(gram(feats[name])[0])  # (1,C,C) -> (C,C)
+        self.targets = {n: torch.stack(gs) for n, gs in per_layer.items()}  # S x (C,C) -> (S,C,C)
+
+    def _cast(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.dtype)
+        return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+    def forward(
+        self, y: torch.Tensor, x: torch.Tensor, style_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if not self.targets:
+            raise RuntimeError("set_styles() must be called before computing the loss")
+        cfg = self.config
+        with torch.no_grad():
+            content_targets = self.vgg(self._cast(x), cfg.content_layers)
+        feats = self.vgg(self._cast(y), self.all_layers)
+        content = sum(F.mse_loss(feats[n].float(), content_targets[n].float()) for n in cfg.content_layers)
+        style = sum(
+            F.mse_loss(gram(feats[n]), self.targets[n][style_ids])  # (B,C,C) vs (S,C,C)[ids] -> (B,C,C)
+            for n in cfg.style_layers
+        )
+        tv = total_variation(y) if cfg.tv_weight > 0 else y.new_zeros((), dtype=torch.float32)
+        total = cfg.content_weight * content + cfg.style_weight * style + cfg.tv_weight * tv
+        return total, {"content": content.detach(), "style": style.detach(), "tv": tv.detach()}

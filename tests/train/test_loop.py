@@ -1,0 +1,64 @@
+"""The loop's contracts: bit-exact kill-and-resume, refusal to resume with other settings, precision choice."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+import torch
+
+from styleport import checkpoints
+from styleport.errors import UsageError
+from styleport.train.loop import KILL_HOOK_ENV, resolve_precision
+from tests.train.conftest import FIXTURE_PHOTOS, TINY, run_cli
+
+
+def _train(tmp_path, style, name, steps, *extra, env=None, check=True):
+    out = tmp_path / f"{name}.pth"
+    args = ["train", "--style", str(style), "--data", str(FIXTURE_PHOTOS), "-o", str(out), *TINY,
+            "--steps", str(steps), "--checkpoint-every", "10", "--preview-every", "10", "--log-every", "5",
+            "--precision", "bf16", "--quiet", *extra]  # fmt: skip
+    return out, run_cli(args, env=env, check=check)
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU has no native bf16")
+def test_sigkill_and_resume_is_bit_identical(tmp_path, style_image):
+    straight, _ = _train(tmp_path, style_image, "straight", 20)
+    killed, proc = _train(tmp_path, style_image, "killed", 20, env={KILL_HOOK_ENV: "10"}, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert not killed.exists()
+    run_dir = tmp_path / "killed.run"
+    assert checkpoints.load(run_dir / "checkpoint.pth").training_state["step"] == 10
+    _train(tmp_path, style_image, "killed", 20, "--resume")
+    a, b = checkpoints.load(straight).state_dict, checkpoints.load(killed).state_dict
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
+    sa = checkpoints.load(tmp_path / "straight.run" / "checkpoint.pth").training_state
+    sb = checkpoints.load(run_dir / "checkpoint.pth").training_state
+    assert torch.equal(sa["rng"]["torch"], sb["rng"]["torch"])
+    assert all(torch.equal(sa["optimizer"]["state"][i]["exp_avg_sq"], sb["optimizer"]["state"][i]["exp_avg_sq"])
+               for i in sa["optimizer"]["state"])  # fmt: skip
+    steps = [int(line.split(",")[0]) for line in (run_dir / "log.csv").read_text().splitlines()[1:]]
+    assert steps == [5, 10, 15, 20]
+
+
+def test_resume_refuses_other_settings(tmp_path, style_image):
+    _train(tmp_path, style_image, "m", 10)
+    _, proc = _train(tmp_path, style_image, "m", 20, "--resume", "--seed", "1", check=False)
+    assert proc.returncode == 2 and "cannot resume with different settings (seed=0" in proc.stderr
+
+
+def test_resume_from_final_model_is_refused(tmp_path, style_image):
+    out, _ = _train(tmp_path, style_image, "m", 10)
+    _, proc = _train(tmp_path, style_image, "m2", 20, "--resume", str(out), check=False)
+    assert proc.returncode == 2 and "no training state" in proc.stderr
+
+
+def test_precision_resolution():
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    expected = "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    assert resolve_precision("auto", cpu) == expected
+    with pytest.raises(UsageError, match="fp16 needs a CUDA"):
+        resolve_precision("fp16", cpu)
