@@ -7,7 +7,8 @@ Precisions:
 - int8: dynamic-range quantization (``Optimize.DEFAULT`` without a representative dataset):
   int8 weights, activations quantized on the fly per inference by the hybrid kernels.
 
-The file keeps the SavedModel's ``serving_default`` signature (inputs ``image`` [1,-1,-1,3] and,
+The styleport metadata (style names, license, I/O contract, precision) is embedded as JSON in the
+flatbuffer's metadata list under the name ``styleport``. The file keeps the SavedModel's ``serving_default`` signature (inputs ``image`` [1,-1,-1,3] and,
 for multi-style networks, ``style_weights`` [1,S]; output ``stylized``), so H and W stay dynamic:
 the runtime resizes the input tensor per image (``resize_tensor_input``).
 """
@@ -26,6 +27,8 @@ from styleport.fileutil import atomic_output
 from styleport.model import TransformerNet
 from styleport.precision import Precision
 
+METADATA_NAME = "styleport"  # name of the flatbuffer metadata entry holding tfgraph.describe() as JSON
+
 
 def convert(saved_model: Path, precision: Precision) -> bytes:
     """SavedModel directory -> TFLite flatbuffer bytes at ``precision``."""
@@ -42,6 +45,30 @@ def convert(saved_model: Path, precision: Precision) -> bytes:
     except Exception as exc:  # converter errors are ConverterError / RuntimeError with long MLIR dumps
         lines = [ln for ln in str(exc).splitlines() if "error" in ln.lower()] or str(exc).splitlines() or [""]
         raise StyleportError(f"TFLite conversion failed at {precision}: {lines[0].strip()}") from None
+
+
+def embed_metadata(data: bytes, metadata: dict) -> bytes:
+    """Add ``metadata`` as JSON under the flatbuffer's Model.metadata entry ``styleport``.
+
+    TFLite models carry named metadata buffers (the converter already writes
+    ``min_runtime_version`` and ``CONVERSION_METADATA``); interpreters ignore unknown names, and
+    ``styleport.runtimes.litert.read_metadata`` reads it back without TensorFlow.
+    """
+    import numpy as np
+
+    tfgraph.import_tf("tflite")
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode(), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()] + [entry]
+    return flatbuffer_utils.convert_object_to_bytearray(model)
 
 
 class TFLiteExporter(Exporter):
@@ -62,11 +89,13 @@ class TFLiteExporter(Exporter):
         with tempfile.TemporaryDirectory(prefix="styleport-tf-") as tmp:
             saved = tfgraph.save_saved_model(model, Path(tmp) / "saved_model", extra=self.extra)
             data = convert(saved, request.precision)
+        metadata = tfgraph.describe(checkpoint, self.name, request.precision)
+        data = embed_metadata(data, metadata)
         with atomic_output(out) as tmp_out:
             tmp_out.write_bytes(data)
         details = {
             "io": tfgraph.io_contract(model.num_styles),
-            "metadata": json.dumps(tfgraph.describe(checkpoint, self.name, request.precision), sort_keys=True),
+            "metadata": METADATA_NAME,
         }
         if request.precision is Precision.INT8:
             details["quantization"] = "dynamic-range int8 weights, activations quantized per inference"

@@ -37,6 +37,27 @@ def _find(details: list[dict], name: str) -> dict | None:
     return None
 
 
+def read_metadata(path: Path, name: str = "styleport") -> dict | None:
+    """The JSON metadata entry ``name`` of a .tflite file (written by the tflite exporter), or None."""
+    import json
+    import struct
+
+    from ai_edge_litert import schema_py_generated as schema
+
+    data = Path(path).read_bytes()
+    if len(data) < 8 or data[4:8] != b"TFL3":  # flatbuffer file identifier of TFLite models
+        raise StyleportError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
+    try:
+        model = schema.Model.GetRootAsModel(data, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if entry.Name() == name.encode():
+                return json.loads(bytes(model.Buffers(entry.Buffer()).DataAsNumpy()))
+    except (ValueError, IndexError, TypeError, UnicodeDecodeError, struct.error) as exc:  # malformed flatbuffer / JSON
+        raise StyleportError(f"{path}: unreadable TFLite metadata ({exc})") from None
+    return None
+
+
 class LiteRTSession(Session):
     def __init__(self, path: Path, threads: int) -> None:
         interpreter_class = _interpreter_class()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -59,9 +57,12 @@ def test_sizes_shrink_with_precision(tiny):
 
 def test_artifact_metadata_describes_the_model(tiny):
     _, _, artifacts = tiny
-    meta = json.loads(artifacts[Precision.FP32].details["metadata"])
+    from styleport.runtimes.litert import read_metadata
+
+    meta = read_metadata(artifacts[Precision.FP32].path)
     assert meta["style_names"] == ["tiny"] and meta["license"] == "CC0" and meta["precision"] == "fp32"
     assert meta["io"]["inputs"][0]["shape"] == [1, -1, -1, 3]
+    assert read_metadata(artifacts[Precision.INT8].path)["precision"] == "int8"
     assert "fp16_limit" in artifacts[Precision.FP16].details  # the shared fp16 range check ran
 
 

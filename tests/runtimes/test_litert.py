@@ -110,3 +110,19 @@ def test_bad_files_and_options(exported, tmp_path):
     with rt.open(exported[1][1]) as session:
         with pytest.raises(ValueError, match=r"\(H,W,3\)"):
             session.run(np.zeros((3, 32, 32), np.float32))
+
+
+def test_metadata_is_readable_without_tensorflow(exported, tmp_path):
+    from styleport.runtimes.litert import read_metadata
+
+    meta = read_metadata(exported[2][1])
+    assert meta["format"] == "tflite" and meta["architecture"]["num_styles"] == 2
+    assert [i["name"] for i in meta["io"]["inputs"]] == ["image", "style_weights"]
+    assert read_metadata(exported[2][1], name="no_such_entry") is None
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\x00" * 3)
+    with pytest.raises(StyleportError, match="junk.tflite: not a TFLite flatbuffer"):
+        read_metadata(junk)
+    junk.write_bytes(b"\x04\x00\x00\x00TFL3" + b"\xff" * 8)  # right identifier, garbage tables
+    with pytest.raises(StyleportError, match="junk.tflite: unreadable TFLite metadata"):
+        read_metadata(junk)
