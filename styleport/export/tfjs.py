@@ -57,8 +57,8 @@ def convert(saved_model: Path, out_dir: Path, precision: Precision, metadata: di
             metadata={"styleport": metadata},
         )
     except ValueError as exc:  # unsupported ops are reported as ValueError("Unsupported Ops ...: X")
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "ValueError"
-        raise StyleportError(f"TF.js conversion failed at {precision}: {first}") from None
+        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or "ValueError"
+        raise StyleportError(f"TF.js conversion failed at {precision}: {text}") from None  # names the ops
     if not (out_dir / "model.json").is_file():
         raise StyleportError(f"TF.js conversion at {precision} wrote no model.json into {out_dir}")
 

@@ -16,6 +16,7 @@ the runtime resizes the input tensor per image (``resize_tensor_input``).
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -43,8 +44,15 @@ def convert(saved_model: Path, precision: Precision) -> bytes:
     try:
         return converter.convert()
     except Exception as exc:  # converter errors are ConverterError / RuntimeError with long MLIR dumps
-        lines = [ln for ln in str(exc).splitlines() if "error" in ln.lower()] or str(exc).splitlines() or [""]
-        raise StyleportError(f"TFLite conversion failed at {precision}: {lines[0].strip()}") from None
+        text = str(exc)
+        # MLIR reports each unsupported op as "'tf.Foo' op is neither a custom op nor a flex op"
+        ops = sorted(set(re.findall(r"'tf\.(\w+)' op is neither", text)))
+        if ops:
+            raise StyleportError(
+                f"TFLite conversion failed at {precision}: op(s) not supported by TFLite builtins: {', '.join(ops)}"
+            ) from None
+        lines = [ln.strip() for ln in text.splitlines() if "error" in ln.lower()] or text.splitlines() or [""]
+        raise StyleportError(f"TFLite conversion failed at {precision}: {lines[0]}") from None
 
 
 def embed_metadata(data: bytes, metadata: dict) -> bytes:
