@@ -82,13 +82,12 @@ def main(args: argparse.Namespace) -> int:
             "styleport: warning: --no-verify: artifacts will NOT be checked against the torch reference",
             file=sys.stderr,
         )
-    results = pipeline.run(
-        checkpoint,
-        jobs,
-        verify=not args.no_verify,
-        verify_sizes=verify_sizes,
-        progress=lambda line: print(line, file=sys.stderr, flush=True) if line.startswith("exporting") else None,
-    )
-    for result in results:
-        print(result.summary())
+
+    def show(line: str) -> None:
+        if line.startswith(("exporting ", "FAILED ")):
+            print(f"styleport: {line}", file=sys.stderr, flush=True)
+        else:
+            print(line, flush=True)  # one summary line per artifact, as soon as it is verified
+
+    pipeline.run(checkpoint, jobs, verify=not args.no_verify, verify_sizes=verify_sizes, progress=show, keep_going=True)
     return 0

@@ -204,6 +204,8 @@ class OnnxExporter(Exporter):
             details.update(chosen)
         else:
             proto = torch_to_onnx(model, trace)
+        # 16-bit QDQ needs opset 21: the quantizer upgrades the graph
+        details["opset"] = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
         set_metadata(proto, checkpoint, request.precision, details)
         return proto, details
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from styleport.checkpoints import Checkpoint
-from styleport.errors import UsageError
+from styleport.errors import StyleportError, UsageError
 from styleport.export import base
 from styleport.export.base import Artifact, Exporter, ExportRequest
 from styleport.export.verify import DEFAULT_SIZES, ParityError, Verification, verify_artifact
@@ -109,22 +109,49 @@ def plan(
     return jobs
 
 
+class ExportFailed(StyleportError):
+    """Some artifacts failed (each already removed); the others were written and verified."""
+
+    def __init__(self, failures: Sequence[tuple[Job, StyleportError]], written: int) -> None:
+        parts = "; ".join(f"{j.request.format} {j.request.precision}: {e}" for j, e in failures)
+        super().__init__(f"{len(failures)} of {len(failures) + written} artifacts failed: {parts}")
+        self.failures = tuple(failures)
+
+
 def run(
     checkpoint: Checkpoint,
     jobs: Sequence[Job],
     verify: bool = True,
     verify_sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES,
     progress: Callable[[str], None] | None = None,
+    keep_going: bool = False,
 ) -> list[ExportResult]:
-    """Export and verify each job in turn; the first failure raises (earlier artifacts stay)."""
+    """Export and verify each job in turn.
+
+    A failing job's file is removed and its StyleportError raised at once, or, with
+    ``keep_going``, the remaining jobs still run and ``ExportFailed`` lists every failure at the
+    end. ``progress`` receives "exporting <fmt> <precision> -> <path>" before each job, then its
+    summary line, or "FAILED <fmt> <precision>: <error>" (keep_going only).
+    """
     model = checkpoint.build("cpu")
-    results = []
+    results: list[ExportResult] = []
+    failures: list[tuple[Job, StyleportError]] = []
     for job in jobs:
         if progress:
             progress(f"exporting {job.request.format} {job.request.precision} -> {job.out}")
-        results.append(export_one(model, checkpoint, job, verify, verify_sizes))
+        try:
+            results.append(export_one(model, checkpoint, job, verify, verify_sizes))
+        except StyleportError as exc:
+            if not keep_going:
+                raise
+            failures.append((job, exc))
+            if progress:
+                progress(f"FAILED {job.request.format} {job.request.precision}: {exc}")
+            continue
         if progress:
             progress(results[-1].summary())
+    if failures:
+        raise ExportFailed(failures, len(results))
     return results
 
 
@@ -135,6 +162,8 @@ def export_one(model, checkpoint: Checkpoint, job: Job, verify: bool, verify_siz
         if verify:
             # Formats with fixed input shapes (e.g. CoreML enumerated shapes) say which they accept.
             sizes = tuple(tuple(s) for s in artifact.details.get("verify_sizes", ())) or tuple(verify_sizes)
+            # verify at sizes other than the export/trace size, as long as one remains
+            sizes = tuple(s for s in sizes if s not in job.request.shapes) or sizes
             verification = verify_artifact(
                 tmp,
                 job.request.format,

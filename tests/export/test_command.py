@@ -52,27 +52,33 @@ def test_tampered_artifact_fails_verification_and_is_removed(tiny_checkpoint, tm
     from onnx import numpy_helper
 
     from styleport.export.onnx import OnnxExporter
+    from styleport.precision import Precision
 
     original = OnnxExporter.export
 
     def export_then_tamper(self, model, checkpoint, out, request):
         artifact = original(self, model, checkpoint, out, request)
-        proto = onnx.load(str(out))
-        last_conv = [n for n in proto.graph.node if n.op_type == "Conv"][-1]
-        for init in proto.graph.initializer:
-            if init.name == last_conv.input[1]:  # the output conv's weights, altered after export
-                init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.05, init.name))
-        onnx.save(proto, str(out))
+        if request.precision == Precision.FP16:  # only the fp16 file is broken; fp32 stays good
+            proto = onnx.load(str(out))
+            last_conv = [n for n in proto.graph.node if n.op_type == "Conv"][-1]
+            for init in proto.graph.initializer:
+                if init.name == last_conv.input[1]:  # the output conv's weights, altered after export
+                    init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.5, init.name))
+            onnx.save(proto, str(out))
         return artifact
 
     monkeypatch.setattr(OnnxExporter, "export", export_then_tamper)
     out = tmp_path / "out"
-    code = main(["export", str(tiny_checkpoint), "--to", "onnx", "-o", str(out), "--verify-sizes", SIZES])
-    err = capsys.readouterr().err
+    argv = ["export", str(tiny_checkpoint), "--to", "onnx", "--precision", "fp16,fp32", "-o", str(out)]
+    code = main([*argv, "--verify-sizes", SIZES])
+    captured = capsys.readouterr()
+    err = captured.err
     assert code == 1
+    assert "1 of 2 artifacts failed: onnx fp16" in err
     assert "does not match the torch reference" in err and "PSNR" in err and "max abs" in err
     assert "48x40" in err and "37x53" in err  # every failing case is listed with its numbers
-    assert not any(out.iterdir())  # the broken file (and its temp) is gone
+    assert [p.name for p in out.iterdir()] == ["tiny_fp32.onnx"]  # the broken file (and its temp) is gone
+    assert "tiny_fp32.onnx" in captured.out and " ok PSNR " in captured.out  # the good one was still exported
 
 
 def test_no_verify_says_so(tiny_checkpoint, tmp_path, capsys):

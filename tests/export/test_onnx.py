@@ -59,6 +59,8 @@ def test_int8_auto_picks_scheme_by_measured_psnr(tiny_checkpoint, tmp_path, phot
     assert result.verification.status == "ok" and result.verification.min_psnr > 35
     model = onnx.load(str(result.artifact.path))
     assert any(n.op_type == "QuantizeLinear" for n in model.graph.node)
+    assert {o.domain for o in model.opset_import} <= {"", "ai.onnx"}  # no stray optimizer domains
+    assert details["opset"] == (21 if details["int8_scheme"].startswith("a16") else 18)
 
 
 def test_two_style_network_fp32_int8(two_style_checkpoint, tmp_path):
