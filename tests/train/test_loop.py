@@ -44,15 +44,21 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path, style_image):
 
 
 def test_resume_refuses_other_settings(tmp_path, style_image):
-    _train(tmp_path, style_image, "m", 10)
+    _train(tmp_path, style_image, "m", 2)
     _, proc = _train(tmp_path, style_image, "m", 20, "--resume", "--seed", "1", check=False)
     assert proc.returncode == 2 and "cannot resume with different settings (seed=0" in proc.stderr
 
 
 def test_resume_from_final_model_is_refused(tmp_path, style_image):
-    out, _ = _train(tmp_path, style_image, "m", 10)
+    out, _ = _train(tmp_path, style_image, "m", 2)
     _, proc = _train(tmp_path, style_image, "m2", 20, "--resume", str(out), check=False)
     assert proc.returncode == 2 and "no training state" in proc.stderr
+
+
+def test_time_limit_stops_and_saves(tmp_path, style_image):
+    out, _ = _train(tmp_path, style_image, "m", 50, "--time-limit", "0.0001")
+    assert checkpoints.load(out).metadata["training"]["steps"] == 1
+    assert checkpoints.load(tmp_path / "m.run" / "checkpoint.pth").training_state["step"] == 1
 
 
 def test_precision_resolution():
