@@ -30,3 +30,11 @@ def test_ort_fp16_keeps_fp16_weights(tiny_checkpoint, tmp_path):
     fp32, fp16 = pipeline.run(ckpt, jobs, verify=False)
     assert fp16.artifact.details["ort_level"] == "basic"  # level "all" folds fp16 weights back to fp32
     assert fp16.artifact.size_bytes < 0.8 * fp32.artifact.size_bytes
+
+
+def test_runtime_optimization_style_loads_and_matches(tiny_checkpoint, tmp_path):
+    ckpt = checkpoints.load(tiny_checkpoint)
+    jobs = pipeline.plan(ckpt, ["ort"], tmp_path, [Precision.FP32], options={"ort": {"optimization": "runtime"}})
+    (result,) = pipeline.run(ckpt, jobs, verify_sizes=SIZES)
+    assert result.artifact.details["ort_optimization"] == "runtime"
+    assert result.verification.status == "ok", result.summary()
