@@ -176,7 +176,7 @@ def write_images(run: ParityRun, folder: Path) -> dict[str, tuple[str, str, str]
             written.add(ref_name)
         stem = f"images/{_slug(r.format)}_{r.precision.value}"
         atomic_write_bytes(folder / f"{stem}_output.png", png_bytes(r.sample.output))
-        atomic_write_bytes(folder / f"{stem}_diff.png", difference_map(r.sample.reference, r.sample.output))
+        atomic_write_bytes(folder / f"{stem}_diff.png", png_bytes(difference_map(r.sample.reference, r.sample.output)))
         pictures[r.name] = (ref_name, f"{stem}_output.png", f"{stem}_diff.png")
     return pictures
 

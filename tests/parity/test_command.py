@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from styleport.cli import main
 from styleport.runtimes import base as runtimes
@@ -79,7 +80,9 @@ def test_report_files_and_pictures(tmp_path, capsys, parity_checkpoint, parity_p
     html = (report / "report.html").read_text()
     pictures = re.findall(r"src='([^']+)'", html)
     assert len(pictures) == 3 * len(data["results"])
-    assert all((report / p).is_file() for p in pictures)
+    for picture in pictures:
+        with Image.open(report / picture) as img:
+            assert img.format == "PNG" and img.size == (SIZE[1], SIZE[0])
     md = (report / "report.md").read_text()
     assert md.count("| onnx ") == 3 and "torch fp32 on cpu" in md
     assert "onnx fp32" in out and "report:" in out

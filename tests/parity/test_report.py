@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from styleport.metrics import compare
 from styleport.parity import report
@@ -70,6 +71,12 @@ def test_write_all_three_reports(tmp_path):
     pictures = re.findall(r"src='([^']+)'", html)
     assert len(pictures) == 6 and all((tmp_path / "rep" / p).is_file() for p in pictures)
     assert len(set(pictures)) == 5  # both artifacts share one reference picture
+    for picture in pictures:
+        with Image.open(tmp_path / "rep" / picture) as img:
+            assert img.format == "PNG" and img.size == (24, 20)
+    diff = np.asarray(Image.open(tmp_path / "rep" / pictures[5]))
+    assert "int8_diff" in pictures[5] and diff.any()  # the noisy artifact's heat map is not black
+    assert not np.asarray(Image.open(tmp_path / "rep" / pictures[2])).any()  # the identical one's is
     assert "FAILED (1)" in html
 
 
