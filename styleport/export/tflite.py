@@ -8,9 +8,10 @@ Precisions:
   int8 weights, activations quantized on the fly per inference by the hybrid kernels.
 
 The styleport metadata (style names, license, I/O contract, precision) is embedded as JSON in the
-flatbuffer's metadata list under the name ``styleport``. The file keeps the SavedModel's ``serving_default`` signature (inputs ``image`` [1,-1,-1,3] and,
-for multi-style networks, ``style_weights`` [1,S]; output ``stylized``), so H and W stay dynamic:
-the runtime resizes the input tensor per image (``resize_tensor_input``).
+flatbuffer's metadata list under the name ``styleport``. The file keeps the SavedModel's
+``serving_default`` signature (inputs ``image`` [1,-1,-1,3] and, for multi-style networks,
+``style_weights`` [1,S]; output ``stylized``), so H and W stay dynamic: the runtime resizes the
+input tensor per image (``resize_tensor_input``).
 """
 
 from __future__ import annotations
