@@ -75,7 +75,7 @@ def main() -> None:
         x = torch.from_numpy(image).permute(2, 0, 1)[None]  # (H,W,3) -> (1,3,H,W)
         with torch.inference_mode():
             ref, torch_s = timed(lambda: model(x)[0].permute(1, 2, 0).numpy(), args.runs)  # -> (H,W,3)
-        print(f"torch eager fp32 {args.size}x{args.size}: {torch_s * 1000:.0f} ms (median of {args.runs})")
+        print(f"torch eager fp32 {args.size}x{args.size}: {torch_s * 1000:.0f} ms (median of {args.runs})", flush=True)
         print("| precision | size (MB) | PSNR (dB) | max abs | mean abs | interpreter (ms) |")
         print("|---|---|---|---|---|---|")
         exporter = base.get("coreml")
@@ -87,7 +87,8 @@ def main() -> None:
             diff = compare(ref, out)
             print(
                 f"| {precision} | {art.size_bytes / 1e6:.2f} | {diff.psnr:.1f} | {diff.max_abs:.3g} | "
-                f"{diff.mean_abs:.3g} | {run_s * 1000:.0f} |"
+                f"{diff.mean_abs:.3g} | {run_s * 1000:.0f} |",
+                flush=True,
             )
 
 

@@ -13,6 +13,8 @@ import numpy as np
 from styleport.runtimes.mil.registry import mil_op
 from styleport.runtimes.mil.values import MILError
 
+_IM2COL_FLOATS = 1 << 23  # conv works on row chunks whose im2col buffer holds at most this many floats
+
 
 def _ints(value, name: str) -> list[int]:
     return [int(v) for v in np.asarray(value).reshape(-1)] if value is not None else []
@@ -64,15 +66,23 @@ def _conv(x, weight, bias=None, strides=None, pad_type="valid", pad=None, dilati
         raise MILError(f"conv: input {h}x{w} is smaller than the {kh}x{kw} kernel")
     out = np.zeros((n, c_out, ho * wo), dtype=np.float32)
     co_g = c_out // groups
-    for b in range(n):
-        for g in range(groups):
-            ci, co = slice(g * c_in_g, (g + 1) * c_in_g), slice(g * co_g, (g + 1) * co_g)
-            for i in range(kh):
-                for j in range(kw):
-                    rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-                    cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-                    patch = xp[b, ci, rows, cols].reshape(c_in_g, ho * wo)  # (C_in_g,H',W') -> (C_in_g,H'W')
-                    out[b, co] += weight[co, :, i, j] @ patch  # (C_out_g,C_in_g)@(C_in_g,H'W')
+    k = c_in_g * kh * kw
+    rows_per_chunk = max(1, _IM2COL_FLOATS // max(1, k * wo))  # bound the im2col buffer (~32 MB)
+    for g in range(groups):
+        ci, co = slice(g * c_in_g, (g + 1) * c_in_g), slice(g * co_g, (g + 1) * co_g)
+        wmat = np.asarray(weight[co], dtype=np.float32).reshape(co_g, k)  # (C_out_g,C_in_g,kH,kW) -> (C_out_g,K)
+        for b in range(n):
+            xg = xp[b, ci]  # (C_in_g, H+pads, W+pads)
+            for r0 in range(0, ho, rows_per_chunk):
+                nr = min(rows_per_chunk, ho - r0)
+                cols = np.empty((c_in_g, kh, kw, nr, wo), dtype=np.float32)
+                for i in range(kh):
+                    top_row = r0 * sh + i * dh
+                    for j in range(kw):
+                        rows = slice(top_row, top_row + sh * (nr - 1) + 1, sh)
+                        cols[:, i, j] = xg[:, rows, j * dw : j * dw + sw * (wo - 1) + 1 : sw]
+                # (C_out_g,K) @ (K, nr*W') -> output rows r0..r0+nr
+                out[b, co, r0 * wo : (r0 + nr) * wo] = wmat @ cols.reshape(k, nr * wo)
     if bias is not None:
         out += np.asarray(bias, dtype=np.float32).reshape(1, c_out, 1)
     return out.reshape(n, c_out, ho, wo)  # (N,C_out,H'W') -> (N,C_out,H',W')
