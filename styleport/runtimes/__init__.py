@@ -2,8 +2,8 @@
 
 from styleport.runtimes.base import register
 
-register("tfjs-node", "styleport.runtimes.tfjs_node:TFJSNodeRuntime")
-register("litert", "styleport.runtimes.litert:LiteRTRuntime")
 register("torch", "styleport.runtimes.torch:TorchRuntime")
 register("onnxruntime", "styleport.runtimes.onnxruntime:OnnxRuntime")
 register("coreml", "styleport.runtimes.coreml:CoreMLRuntime")
+register("tfjs-node", "styleport.runtimes.tfjs_node:TFJSNodeRuntime")
+register("litert", "styleport.runtimes.litert:LiteRTRuntime")
