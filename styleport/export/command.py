@@ -42,14 +42,37 @@ def parse_options(items: list[str] | None) -> dict[str, dict[str, str]]:
     return out
 
 
+def format_list() -> str:
+    """One block per registered format: suffix, precisions (default first), runtime, options."""
+    from styleport.export.base import get, names
+
+    lines = []
+    for name in names():
+        e = get(name)
+        precisions = [e.default_precision.value] + [p.value for p in e.precisions if p != e.default_precision]
+        lines.append(f"{name:8s} {e.suffix:12s} precisions: {', '.join(precisions)}  [verified in {e.runtime}]")
+        if e.description:
+            lines.append(f"         {e.description}")
+        for key, spec in e.options.items():
+            choices = f" ({'|'.join(spec.choices)})" if spec.choices else ""
+            lines.append(f"         --option {name}.{key}={spec.default}{choices}: {spec.help}")
+    return "\n".join(lines)
+
+
 def register(subparsers) -> None:
+    from styleport.export.base import names
+
     p = subparsers.add_parser(
         "export",
         help="export a model to ONNX / CoreML / TF.js / TFLite and verify every file",
-        description=__doc__.split("\n\n")[0],
+        description="One checkpoint in, deployable files out, each verified against the PyTorch reference.",
+        epilog="examples:\n  styleport export --to onnx,tflite model.pth -o out/ --precision fp32,fp16\n"
+        "  styleport export --to all model.pth --calibration photos/ --option onnx.int8_scheme=auto",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", type=Path, help="checkpoint (.pth)")
-    p.add_argument("--to", required=True, help="formats, comma-separated, or 'all'")
+    p.add_argument("model", type=Path, nargs="?", help="checkpoint (.pth)")
+    p.add_argument("--list", action="store_true", help="list formats, precisions and options, then exit")
+    p.add_argument("--to", help=f"formats, comma-separated ({', '.join(names())}) or 'all'")
     p.add_argument("-o", "--output", type=Path, default=Path("exports"), help="output directory (default: ./exports)")
     p.add_argument("--precision", help="precisions, comma-separated (default: each format's own default)")
     p.add_argument("--shapes", help="input shapes HxW[,HxW...] for formats with fixed shapes (and tracing)")
@@ -67,6 +90,11 @@ def main(args: argparse.Namespace) -> int:
     from styleport.export.verify import DEFAULT_SIZES
     from styleport.precision import Precision
 
+    if args.list:
+        print(format_list())
+        return 0
+    if args.model is None or not args.to:
+        raise UsageError("export needs a model file and --to FORMAT[,FORMAT...] (see styleport export --list)")
     formats = [f.strip() for f in args.to.split(",") if f.strip()]
     if not formats:
         raise UsageError("--to needs at least one format")

@@ -86,3 +86,18 @@ def test_no_verify_says_so(tiny_checkpoint, tmp_path, capsys):
     assert main(["export", str(tiny_checkpoint), "--to", "onnx", "-o", str(out), "--no-verify"]) == 0
     captured = capsys.readouterr()
     assert "not verified (--no-verify)" in captured.out and "NOT be checked" in captured.err
+
+
+def test_list_shows_every_format_with_options(capsys):
+    from styleport.export.base import names
+
+    assert main(["export", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in names():
+        assert f"\n{name} " in f"\n{out}"
+    assert "--option onnx.int8_scheme=auto" in out and "--option ort.optimization=fixed" in out
+
+
+def test_missing_to_is_a_usage_error(tiny_checkpoint, capsys):
+    assert main(["export", str(tiny_checkpoint)]) == 2
+    assert "--to FORMAT" in capsys.readouterr().err
