@@ -252,6 +252,12 @@ class _Streamer:
         return _Map(r.raw)
 
 
+def check_tile(tile: object) -> None:
+    """Raise UsageError unless ``tile`` is a valid tile size (call it before any work starts)."""
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_TILE:
+        raise UsageError(f"--tile must be an integer >= {MIN_TILE} pixels, got {tile!r}")
+
+
 def _check_dtype(name: str, value: torch.dtype) -> None:
     if value not in FLOAT_DTYPES:
         allowed = ", ".join(str(d).removeprefix("torch.") for d in FLOAT_DTYPES)
@@ -274,8 +280,7 @@ def tiled_forward(
     ``dtype``: conv compute dtype (fp32, bf16, fp16). ``storage_dtype``: host activation storage
     (default fp32; bf16/fp16 halve host memory at some precision cost).
     """
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_TILE:
-        raise UsageError(f"--tile must be an integer >= {MIN_TILE} pixels, got {tile!r}")
+    check_tile(tile)
     storage_dtype = storage_dtype or torch.float32
     _check_dtype("dtype", dtype)
     _check_dtype("storage dtype", storage_dtype)
