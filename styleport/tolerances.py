@@ -32,10 +32,12 @@ TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance("torch", P.BF16, 40.0, None, "bf16 eager, 8-bit mantissa: measured 54.4-54.8 dB, max abs 2.7"),
     Tolerance("torch", P.FP16, 50.0, None, "fp16 eager: measured 72.6-73.0 dB, max abs 0.32"),
     Tolerance("onnx", P.FP32, 60.0, 0.05, "fp32 graph, ORT reorders sums only: measured 131 dB, max abs 3.4e-4"),
-    Tolerance("onnx", P.FP16, 45.0, None, "fp16 weights, fp32 I/O (ORT CPU casts to fp32): 76.0 dB, max abs 0.2"),
+    # fp16 rows at 55 dB: 21 dB below what fp16 measured, yet a 5% change of the output conv's weights
+    # (50.6 dB in fp32) fails; at 45 dB that tampering passed.
+    Tolerance("onnx", P.FP16, 55.0, None, "fp16 weights, fp32 I/O (ORT CPU casts to fp32): 76.0 dB, max abs 0.2"),
     Tolerance("onnx", P.INT8, 30.0, None, "QDQ, scheme by PSNR (a16w8-skip won): 58.2 dB, max abs 3.2; a8w8 39-42 dB"),
     Tolerance("ort", P.FP32, 60.0, 0.05, "onnx fp32 graph saved by ORT: measured 131 dB, max abs 3.4e-4"),
-    Tolerance("ort", P.FP16, 45.0, None, "onnx fp16 graph saved by ORT: measured 76.0 dB, max abs 0.2"),
+    Tolerance("ort", P.FP16, 55.0, None, "onnx fp16 graph saved by ORT: measured 76.0 dB, max abs 0.2"),
     Tolerance("ort", P.INT8, 30.0, None, "onnx int8 graph saved by ORT: measured 58.2 dB, max abs 3.2"),
     Tolerance("coreml", P.FP32, 50.0, 1.01, "PROVISIONAL coreml"),
     Tolerance("coreml", P.FP16, 35.0, None, "PROVISIONAL coreml"),
