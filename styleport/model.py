@@ -12,7 +12,8 @@ State-dict keys are exactly those of pytorch/examples' TransformerNet (``conv1.c
 ``in1.weight``, ``res1.conv1.conv2d.weight``, ..., ``deconv3.conv2d.bias``: 62 tensors,
 1,679,235 parameters at width 1.0), so its published ``.pth`` files load unchanged.
 
-I/O contract (all formats): input ``image`` RGB float32 0..255, NCHW (1,3,H,W), any H and W >= 1;
+I/O contract (all formats): input ``image`` RGB float32 0..255, NCHW (1,3,H,W), any H and W >= 5
+(the 9x9 reflection pad needs 5 px; ``Stylizer`` grows smaller images and crops back);
 output ``stylized`` RGB float32 clamped to 0..255, the same (H,W). The plain network returns
 4*ceil(H/4) x 4*ceil(W/4); the crop back to (H,W) happens inside ``forward`` so that every
 exported format behaves the same. Multi-style networks (conditional instance norm, Dumoulin et

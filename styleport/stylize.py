@@ -40,6 +40,10 @@ class StylizeOptions:
             raise UsageError(f"--strength must be between 0 and 1, got {self.strength}")
         if self.style_index is not None and self.style_weights is not None:
             raise UsageError("give --style-index or --style-weights, not both")
+        if self.tile is not None:
+            from styleport.tiling import check_tile
+
+            check_tile(self.tile)
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -136,3 +136,13 @@ def test_tiny_image_tensor_path():
     net = Stylizer(make_net(), device="cpu")
     y = net.run_tensor(torch.rand(1, 3, 1, 3) * 255)
     assert y.shape == (1, 3, 1, 3)
+
+
+def test_cli_tile_matches_untiled_and_validates_before_work(tmp_path, tiny_model_file, capsys):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert main(["stylize", str(tiny_model_file), str(PHOTOS[0]), "-o", str(a)]) == 0
+    assert main(["stylize", str(tiny_model_file), str(PHOTOS[0]), "-o", str(b), "--tile", "64"]) == 0
+    diff = np.abs(np.asarray(Image.open(a), dtype=int) - np.asarray(Image.open(b), dtype=int))
+    assert diff.max() <= 1  # equal up to float rounding of the last step
+    assert main(["stylize", str(tiny_model_file), str(PHOTOS[0]), "-o", str(tmp_path / "c.png"), "--tile", "8"]) == 2
+    assert "--tile must be" in capsys.readouterr().err and not (tmp_path / "c.png").exists()
