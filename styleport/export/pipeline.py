@@ -11,6 +11,7 @@ Order of work, so that a bad request never leaves files behind:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -158,7 +159,8 @@ def run(
 def export_one(model, checkpoint: Checkpoint, job: Job, verify: bool, verify_sizes) -> ExportResult:
     verification = None
     with atomic_output(job.out) as tmp:
-        artifact = job.exporter.export(model, checkpoint, tmp, job.request)
+        # a copy: an exporter that casts or rescales in place must not change the reference
+        artifact = job.exporter.export(copy.deepcopy(model), checkpoint, tmp, job.request)
         if verify:
             # Formats with fixed input shapes (e.g. CoreML enumerated shapes) say which they accept.
             sizes = tuple(tuple(s) for s in artifact.details.get("verify_sizes", ())) or tuple(verify_sizes)
