@@ -44,6 +44,23 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("STYLEPORT_CACHE", str(tmp_path / "cache"))
 
 
+@pytest.fixture()
+def cli(monkeypatch, capsys):
+    """In-process ``styleport ARGS`` -> (exit code, stderr); cheaper than a subprocess. Restores threads."""
+    from styleport.cli import main
+
+    threads = torch.get_num_threads()
+
+    def call(args: list[str]) -> tuple[int, str]:
+        try:
+            code = main(args)
+        finally:
+            torch.set_num_threads(threads)
+        return code, capsys.readouterr().err
+
+    return call
+
+
 def run_cli(args: list[str], env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """``python -m styleport ARGS`` in a subprocess (fresh process, like a user's)."""
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}

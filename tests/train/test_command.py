@@ -83,15 +83,15 @@ def test_bad_settings_are_usage_errors(extra, message):
         build_config(_args(*extra))
 
 
-def test_missing_style_image_is_one_clear_line(tmp_path):
-    proc = run_cli(["train", "--style", str(tmp_path / "nope.png"), "--data", str(FIXTURE_PHOTOS),
-                    "-o", str(tmp_path / "m.pth"), *TINY, "--steps", "1"], check=False)  # fmt: skip
-    assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1] == f"styleport: error: {tmp_path / 'nope.png'}: no such style image"
+def test_missing_style_image_is_one_clear_line(tmp_path, cli):
+    code, err = cli(["train", "--style", str(tmp_path / "nope.png"), "--data", str(FIXTURE_PHOTOS),
+                     "-o", str(tmp_path / "m.pth"), *TINY, "--steps", "1"])  # fmt: skip
+    assert code == 1
+    assert err.strip().splitlines() == [f"styleport: error: {tmp_path / 'nope.png'}: no such style image"]
 
 
-def test_unknown_vgg_layer_is_rejected(tmp_path, style_image):
-    proc = run_cli(["train", "--style", str(style_image), "--data", str(FIXTURE_PHOTOS), "-o", str(tmp_path / "m.pth"),
-                    *TINY, "--content-layers", "relu9_9", "--steps", "1"], check=False)  # fmt: skip
-    assert proc.returncode == 2 and "relu9_9" in proc.stderr
+def test_unknown_vgg_layer_is_rejected(tmp_path, style_image, cli):
+    code, err = cli(["train", "--style", str(style_image), "--data", str(FIXTURE_PHOTOS), "-o", str(tmp_path / "m.pth"),
+                     *TINY, "--content-layers", "relu9_9", "--steps", "1"])  # fmt: skip
+    assert code == 2 and "relu9_9" in err
     assert not (tmp_path / "m.pth").exists()

@@ -43,21 +43,22 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path, style_image):
     assert steps == [5, 10, 15, 20]
 
 
-def test_resume_refuses_other_settings(tmp_path, style_image):
-    _train(tmp_path, style_image, "m", 2)
-    _, proc = _train(tmp_path, style_image, "m", 20, "--resume", "--seed", "1", check=False)
-    assert proc.returncode == 2 and "cannot resume with different settings (seed=0" in proc.stderr
+def _args(tmp_path, style, name, steps, *extra):
+    return ["train", "--style", str(style), "--data", str(FIXTURE_PHOTOS), "-o", str(tmp_path / f"{name}.pth"),
+            *TINY, "--steps", str(steps), "--quiet", *extra]  # fmt: skip
 
 
-def test_resume_from_final_model_is_refused(tmp_path, style_image):
-    out, _ = _train(tmp_path, style_image, "m", 2)
-    _, proc = _train(tmp_path, style_image, "m2", 20, "--resume", str(out), check=False)
-    assert proc.returncode == 2 and "no training state" in proc.stderr
+def test_resume_refuses_other_settings_and_final_models(tmp_path, style_image, cli):
+    assert cli(_args(tmp_path, style_image, "m", 2))[0] == 0
+    code, err = cli(_args(tmp_path, style_image, "m", 20, "--resume", "--seed", "1"))
+    assert code == 2 and "cannot resume with different settings (seed=0" in err
+    code, err = cli(_args(tmp_path, style_image, "m2", 20, "--resume", str(tmp_path / "m.pth")))
+    assert code == 2 and "has no training state to resume from" in err
 
 
-def test_time_limit_stops_and_saves(tmp_path, style_image):
-    out, _ = _train(tmp_path, style_image, "m", 50, "--time-limit", "0.0001")
-    assert checkpoints.load(out).metadata["training"]["steps"] == 1
+def test_time_limit_stops_and_saves(tmp_path, style_image, cli):
+    assert cli(_args(tmp_path, style_image, "m", 50, "--time-limit", "0.0001"))[0] == 0
+    assert checkpoints.load(tmp_path / "m.pth").metadata["training"]["steps"] == 1
     assert checkpoints.load(tmp_path / "m.run" / "checkpoint.pth").training_state["step"] == 1
 
 
