@@ -39,11 +39,15 @@ TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance("ort", P.FP32, 60.0, 0.05, "onnx fp32 graph saved by ORT: measured 131 dB, max abs 3.4e-4"),
     Tolerance("ort", P.FP16, 55.0, None, "onnx fp16 graph saved by ORT: measured 76.0 dB, max abs 0.2"),
     Tolerance("ort", P.INT8, 30.0, None, "onnx int8 graph saved by ORT: measured 58.2 dB, max abs 3.2"),
-    Tolerance("coreml", P.FP32, 50.0, 1.01, "PROVISIONAL coreml"),
-    Tolerance("coreml", P.FP16, 35.0, None, "PROVISIONAL coreml"),
-    Tolerance("coreml", P.INT8, 30.0, None, "PROVISIONAL coreml"),
-    Tolerance("coreml", P.PALETTE6, 25.0, None, "PROVISIONAL coreml"),
-    Tolerance("coreml", P.PALETTE4, 15.0, None, "PROVISIONAL coreml"),
+    # CoreML: run by the numpy MIL interpreter off macOS. Measured with the default RGB image I/O, whose 8-bit
+    # output rounding alone costs 58.9 dB / max 0.5 (tensor I/O fp32: 138 dB, max abs 2e-4): width-1.0 random-init
+    # net, 256 px photo (bench/coreml_precisions.py) and width-0.25 nets at 72x96 / 61x83 (tests/export/test_coreml.py).
+    # The 8-bit floor limits sensitivity: a 5% change of the output conv (53.6 dB) fails fp32 but passes fp16.
+    Tolerance("coreml", P.FP32, 55.0, 1.01, "8-bit image output over an fp32 program: 58.9 dB, max abs 0.5"),
+    Tolerance("coreml", P.FP16, 52.0, None, "fp16 intermediates + 8-bit output: 58.8 dB (max 0.64); tiny 2-style 57.2"),
+    Tolerance("coreml", P.INT8, 48.0, None, "int8 per-channel conv weights, fp16 compute: 56.9 dB, max abs 1.4"),
+    Tolerance("coreml", P.PALETTE6, 40.0, None, "64-entry k-means palette per conv, fp16: 48.1-49.1 dB, max abs 5.6"),
+    Tolerance("coreml", P.PALETTE4, 30.0, None, "16-entry k-means palette per conv, fp16: 38.3-39.1 dB, max abs 20"),
     # TF.js / TFLite: measured on a width-1.0 random-init net (random norm affines), a 256 px photo, and
     # width-0.25 nets at 37x53 / 48x40 (bench/tf_formats.py, tests/export/test_tf*.py).
     Tolerance("tflite", P.FP32, 70.0, 0.05, "fp32 graph, XNNPACK reorders sums only: measured 121 dB, max abs 0.001"),
