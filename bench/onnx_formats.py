@@ -4,7 +4,7 @@
 
 Without a model, a random-init width-1.0 net with random instance-norm affines and an output
 conv scaled around mid-grey (so the output spans 0..255) stands in for a trained one. Prints one
-summary line per artifact and the int8 candidates' PSNRs; also times ORT fp32 vs torch at 256 px.
+summary line per artifact and the int8 candidates' PSNRs; then times torch and every artifact at 256 px.
 """
 
 from __future__ import annotations
@@ -38,12 +38,14 @@ def stand_in(path: Path) -> Path:
     return path
 
 
-def timing(model_path: Path, onnx_path: Path, size=(256, 256), repeats=7) -> None:
+def timing(model_path: Path, artifacts: list[Path], size=(256, 256), repeats=7) -> None:
+    """Interleaved latency of torch eager fp32 and every artifact in ONNX Runtime (CPU)."""
     from styleport.runtimes.onnxruntime import OnnxRuntime
     from styleport.runtimes.torch import TorchRuntime
 
     img = images_at([], [size])[0]
-    sessions = {"torch": TorchRuntime().open(model_path, "cpu"), "onnxruntime": OnnxRuntime().open(onnx_path, "cpu")}
+    sessions = {"torch fp32": TorchRuntime().open(model_path, "cpu")}
+    sessions.update({f"ort {p.name}": OnnxRuntime().open(p, "cpu") for p in artifacts})
     times = {k: [] for k in sessions}
     for _ in range(repeats):  # interleaved: the machine is shared and noisy
         for name, s in sessions.items():
@@ -51,9 +53,8 @@ def timing(model_path: Path, onnx_path: Path, size=(256, 256), repeats=7) -> Non
             s.run(img)
             times[name].append(time.perf_counter() - t)
     for name, ts in times.items():
-        print(
-            f"{name:12s} {size[0]}x{size[1]}: median {statistics.median(ts) * 1e3:.0f} ms, range {min(ts) * 1e3:.0f}-{max(ts) * 1e3:.0f} ms"
-        )
+        med, lo, hi = statistics.median(ts) * 1e3, min(ts) * 1e3, max(ts) * 1e3
+        print(f"{name:34s} {size[0]}x{size[1]}: median {med:.0f} ms, range {lo:.0f}-{hi:.0f} ms")
 
 
 def main() -> None:
@@ -77,7 +78,7 @@ def main() -> None:
                 print("    int8 candidates:", r.artifact.details["int8_candidates_psnr_db"])
             if "fp16_peak_before" in r.artifact.details:
                 print("    fp16:", r.artifact.details["fp16_peak_before"], r.artifact.details["fp16_rescaled"])
-        timing(model_path, next(r.artifact.path for r in results if r.artifact.format == "onnx"))
+        timing(model_path, [r.artifact.path for r in results])
 
 
 if __name__ == "__main__":
