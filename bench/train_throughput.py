@@ -5,7 +5,7 @@
 The baseline is written here the straightforward pytorch/examples fast_neural_style way: fp32,
 contiguous NCHW, the loss network run in full on both the stylized and the content batch, Grams
 in fp32. It uses the same TransformerNet, the same VGG19 layers and the same loss formulas as
-styleport (Gram/(C*H*W), MSE), so both sides compute the same losses. styleport's side is the real
+styleport (Gram/(C*H*W), relative squared errors), so both sides compute the same losses. styleport's side is the real
 ``Trainer.train_step`` (autocast bf16 where native, channels_last, bf16 loss network, content
 features only up to the content layer, without autograd).
 
@@ -86,16 +86,18 @@ class PlainStep:
         self.cw, self.sw = weights
         feats = self.vgg(normalize_batch(style))
         self.gram_style = [plain_gram(feats[n]).repeat(batch, 1, 1) for n in STYLE]
+        self.style_scale = [1.0 / g.pow(2).mean() for g in self.gram_style]  # styleport's relative errors
 
     def __call__(self, x: torch.Tensor) -> float:
         self.opt.zero_grad()
         y = self.net.forward_raw(x)
         features_y = self.vgg(normalize_batch(y))
         features_x = self.vgg(normalize_batch(x))
-        content_loss = self.cw * F.mse_loss(features_y[CONTENT[0]], features_x[CONTENT[0]])
+        fx = features_x[CONTENT[0]]
+        content_loss = self.cw * F.mse_loss(features_y[CONTENT[0]], fx) / fx.pow(2).mean()
         style_loss = 0.0
-        for name, gm_s in zip(STYLE, self.gram_style, strict=True):
-            style_loss = style_loss + F.mse_loss(plain_gram(features_y[name]), gm_s)
+        for name, gm_s, scale in zip(STYLE, self.gram_style, self.style_scale, strict=True):
+            style_loss = style_loss + F.mse_loss(plain_gram(features_y[name]), gm_s) * scale
         total = content_loss + self.sw * style_loss
         total.backward()
         self.opt.step()
@@ -168,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         trainer.train_step(x_cl, numbers)
 
     flops = count_flops(plain, x)
-    print(f"precision {trainer.precision}, channels_last {args.channels_last}; baseline step = {flops:.0f} GFLOP (counted)")
+    print(
+        f"precision {trainer.precision}, channels_last {args.channels_last}; baseline step = {flops:.0f} GFLOP (counted)"
+    )
     for _ in range(args.warmup):
         plain(x)
         ours()

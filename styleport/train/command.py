@@ -46,8 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("loss")
     g.add_argument("--content-layers", type=_layers, metavar="L,..", help="default relu2_2")
     g.add_argument("--style-layers", type=_layers, metavar="L,..", help="default relu1_1,relu2_1,relu3_1,relu4_1")
-    g.add_argument("--content-weight", type=float, help="default 1.0")
-    g.add_argument("--style-weight", type=float, help="default 5")
+    g.add_argument("--content-weight", type=float, help="default 1 (relative error)")
+    g.add_argument(
+        "--style-weight", type=float, help="default 1 (relative error, see losses.py); higher = stronger style"
+    )
     g.add_argument("--tv-weight", type=float, help="total-variation weight (default 0)")
     g.add_argument("--vgg-weights", metavar="PATH", help="torchvision vgg16/vgg19 .pth instead of the original VGG19")
     g = p.add_argument_group("speed")

@@ -1,8 +1,7 @@
 """Training settings: one frozen dataclass filled by the CLI, plus named presets.
 
-Loss weights are for the default loss network (original VGG19, Caffe preprocessing: BGR 0..255
-minus means) with Johnson et al.'s conventions (Gram / (C*H*W), mean squared errors), whose
-fast-neural-style trained with content weight 1 and style weight 5 on Caffe-preprocessed VGG.
+Loss weights multiply relative errors (losses.py), so they do not depend on the loss network's
+input scale or on which layers are used; raise --style-weight for stronger stylization.
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ class TrainConfig:
     content_layers: tuple[str, ...] = ("relu2_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
     content_weight: float = 1.0
-    style_weight: float = 5.0  # Johnson et al.'s fast-neural-style default for the same loss conventions
+    style_weight: float = 1.0  # both terms are relative errors (see losses.py), so 1:1 is a balanced start
     tv_weight: float = 0.0
     max_scale: float = 1.25
     vgg_weights: str = "caffe"

@@ -21,7 +21,8 @@ from typing import Any
 import torch
 
 from styleport import checkpoints
-from styleport.errors import ImageError, UsageError
+from styleport.errors import UsageError
+from styleport.images import load_image, pil_to_tensor
 from styleport.model import ModelConfig, TransformerNet
 from styleport.train import data, ddp, monitor, state
 from styleport.train.config import TrainConfig
@@ -59,16 +60,10 @@ def load_style(path: str, long_side: int) -> torch.Tensor:
     """Style image resized so its long side is ``long_side`` -> (1,3,h,w) float 0..255."""
     from PIL import Image
 
-    try:
-        img = data.decode(Path(path), 16)
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such style image") from None
-    except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad files
-        raise ImageError(f"{path}: cannot read style image ({str(exc).splitlines()[0]})") from None
+    img = load_image(path).rgb  # one-line ImageError for missing/corrupt/unsupported files
     scale = long_side / max(img.size)
     img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.LANCZOS)
-    t = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).view(img.height, img.width, 3)
-    return t.permute(2, 0, 1)[None].float()  # (H,W,3) -> (1,3,H,W)
+    return pil_to_tensor(img)
 
 
 def style_metadata(config: TrainConfig) -> dict[str, Any]:
@@ -187,10 +182,7 @@ class Trainer:
             paths = [self.files[i * len(self.files) // n] for i in range(n)]
         crops = []
         for p in paths:
-            try:
-                crops.append(data.center_crop(data.decode(p, self.config.preview_size), self.config.preview_size))
-            except Exception as exc:  # noqa: BLE001
-                raise ImageError(f"{p}: cannot read preview image ({str(exc).splitlines()[0]})") from None
+            crops.append(data.center_crop(load_image(p).rgb, self.config.preview_size))
         return torch.stack(crops)  # N x (3,P,P) -> (N,3,P,P)
 
     @torch.no_grad()

@@ -1,9 +1,11 @@
 """Perceptual losses (Johnson et al. 2016): content (feature MSE), style (Gram MSE), total variation.
 
-Conventions follow pytorch/examples' fast_neural_style so its published weights keep their meaning
-up to the loss network's input scale: Gram = F F^T / (C*H*W); each loss is a mean squared error;
-the style loss sums over layers. Multi-style (Dumoulin et al. 2017): one Gram target set per style,
-and each sample of a batch is compared with the targets of its own style.
+Gram = F F^T / (C*H*W). Each term is a *relative* squared error, so that the weights mean the same
+for any loss network, layer or style image: content = MSE(f(y), f(x)) / mean(f(x)^2) per layer;
+style = sum over layers of MSE(G(y), T) / mean(T^2), T the style's Gram target. (Unnormalized, as
+in pytorch/examples, the caffe VGG19's relu4_1 Gram error is ~600x relu1_1's and the style term
+degenerates into relu4_1-sized blobs; see the trainer's README notes.) Multi-style (Dumoulin et al.
+2017): one Gram target set per style, and each sample is compared with its own style's targets.
 
 Speed: the style Grams of the style images are computed once; content features of the input are
 computed without autograd and only up to the deepest content layer; the loss network may run in
@@ -62,6 +64,7 @@ class PerceptualLoss(torch.nn.Module):
         super().__init__()
         self.vgg, self.config, self.dtype = vgg, config, dtype
         self.targets: dict[str, torch.Tensor] = {}
+        self.scales: dict[str, torch.Tensor] = {}
         self.all_layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
 
     @torch.no_grad()
@@ -73,6 +76,8 @@ class PerceptualLoss(torch.nn.Module):
             for name in self.config.style_layers:
                 per_layer[name].append(gram(feats[name])[0])  # (1,C,C) -> (C,C)
         self.targets = {n: torch.stack(gs) for n, gs in per_layer.items()}  # S x (C,C) -> (S,C,C)
+        # 1 / mean(T^2) per style and layer: (S,C,C) -> (S,)
+        self.scales = {n: 1.0 / t.pow(2).mean(dim=(1, 2)).clamp_min(1e-12) for n, t in self.targets.items()}
 
     def _cast(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.dtype)
@@ -87,11 +92,17 @@ class PerceptualLoss(torch.nn.Module):
         with torch.no_grad():
             content_targets = self.vgg(self._cast(x), cfg.content_layers)
         feats = self.vgg(self._cast(y), self.all_layers)
-        content = sum(F.mse_loss(feats[n].float(), content_targets[n].float()) for n in cfg.content_layers)
-        style = sum(
-            F.mse_loss(gram(feats[n]), self.targets[n][style_ids])  # (B,C,C) vs (S,C,C)[ids] -> (B,C,C)
-            for n in cfg.style_layers
+        content = sum(
+            F.mse_loss(feats[n].float(), content_targets[n].float())
+            / content_targets[n].float().pow(2).mean().clamp_min(1e-12)
+            for n in cfg.content_layers
         )
+        style = sum(self._style_term(gram(feats[n]), n, style_ids) for n in cfg.style_layers)
         tv = total_variation(y) if cfg.tv_weight > 0 else y.new_zeros((), dtype=torch.float32)
         total = cfg.content_weight * content + cfg.style_weight * style + cfg.tv_weight * tv
         return total, {"content": content.detach(), "style": style.detach(), "tv": tv.detach()}
+
+    def _style_term(self, g: torch.Tensor, layer: str, style_ids: torch.Tensor) -> torch.Tensor:
+        """(B,C,C) Grams vs each sample's own style target -> relative squared error averaged over B."""
+        err = (g - self.targets[layer][style_ids]).pow(2).mean(dim=(1, 2))  # (B,C,C) -> (B,)
+        return (err * self.scales[layer][style_ids]).mean()

@@ -17,7 +17,7 @@ FIXTURE_PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
 TINY = [
     "--image-size", "64", "--style-size", "64", "--width", "0.25", "--batch-size", "2",
     "--vgg-weights", "random", "--style-layers", "relu1_1,relu2_1,relu3_1", "--content-layers", "relu2_1",
-    "--style-weight", "1e-2", "--content-weight", "1e-3", "--lr", "1e-2", "--workers", "0", "--threads", "1",
+    "--style-weight", "1", "--content-weight", "0.1", "--lr", "1e-2", "--workers", "0", "--threads", "1",
     "--preview-size", "64",
 ]  # fmt: skip
 

@@ -87,7 +87,7 @@ def test_missing_style_image_is_one_clear_line(tmp_path, cli):
     code, err = cli(["train", "--style", str(tmp_path / "nope.png"), "--data", str(FIXTURE_PHOTOS),
                      "-o", str(tmp_path / "m.pth"), *TINY, "--steps", "1"])  # fmt: skip
     assert code == 1
-    assert err.strip().splitlines() == [f"styleport: error: {tmp_path / 'nope.png'}: no such style image"]
+    assert err.strip().splitlines() == [f"styleport: error: {tmp_path / 'nope.png'}: no such file"]
 
 
 def test_unknown_vgg_layer_is_rejected(tmp_path, style_image, cli):

@@ -62,3 +62,20 @@ def test_bf16_loss_network_is_close_to_fp32():
         loss.set_styles([style])
         values.append(loss(y, x, torch.zeros(2, dtype=torch.long))[0].item())
     assert abs(values[1] - values[0]) / values[0] < 0.05
+
+
+def test_losses_are_relative_errors_independent_of_feature_scale():
+    """Scaling every conv of a bias-free VGG by k scales features by k^depth; relative errors do not move."""
+    torch.manual_seed(2)
+    style, x = torch.rand(1, 3, 24, 24) * 255, torch.rand(2, 3, 24, 24) * 255
+    y = x.flip(-1) * 0.7
+    values = []
+    for k in (1.0, 3.0):
+        weights = random_vgg()
+        weights = type(weights)(weights.arch, {n: t * k for n, t in weights.state.items()}, "caffe", "scaled")
+        loss = PerceptualLoss(VGGFeatures(weights, "relu2_1"), LossConfig(("relu1_2",), ("relu1_1", "relu2_1")))
+        loss.set_styles([style])
+        values.append(loss(y, x, torch.zeros(2, dtype=torch.long))[1])
+    for key in ("content", "style"):
+        assert torch.isclose(values[0][key], values[1][key], rtol=1e-3), key
+    assert 0.01 < values[0]["style"] < 100 and 0.01 < values[0]["content"] < 100
