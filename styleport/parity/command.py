@@ -51,12 +51,14 @@ def register(subparsers) -> None:
         "--report", type=Path, default=Path("parity-report"), help="report folder (default: ./parity-report)"
     )
     p.add_argument("--runs", type=int, default=5, help="timed runs per artifact after one warm-up (default: 5)")
+    p.add_argument("--option", action="append", metavar="FMT.KEY=VALUE", help="exporter option, as for export")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="reference/runtime device")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from styleport.export.calibration import collect_images
+    from styleport.export.command import parse_options
     from styleport.parity import report
     from styleport.parity.run import MAX_IMAGES, ParityConfig, ParityFailure, plan, run, summary_line
     from styleport.precision import Precision
@@ -72,6 +74,7 @@ def main(args: argparse.Namespace) -> int:
         export_dir=args.export_dir,
         runs=args.runs,
         device=args.device,
+        options=tuple((f, k, v) for f, kv in parse_options(args.option).items() for k, v in kv.items()),
     )
     plan(config)  # every usage error before any work
     if not args.model.is_file():

@@ -27,6 +27,7 @@ import numpy as np
 from styleport.checkpoints import Checkpoint
 from styleport.errors import MissingDependencyError, StyleportError, UsageError
 from styleport.export import base as exporters
+from styleport.export.base import ExportRequest
 from styleport.export.calibration import fit
 from styleport.export.verify import style_cases, within
 from styleport.metrics import Difference, compare, format_psnr
@@ -49,6 +50,10 @@ class ParityConfig:
     export_dir: Path | None = None  # reuse artifacts found here; new exports are kept here
     runs: int = 5  # timed runs per artifact (after one warm-up)
     device: str = "auto"  # auto | cpu | cuda
+    options: tuple[tuple[str, str, str], ...] = ()  # (format, key, value) exporter options, as --option
+
+    def options_for(self, fmt: str) -> dict[str, str]:
+        return {key: value for f, key, value in self.options if f == fmt}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,11 +173,15 @@ class ParityFailure(StyleportError):
 def plan(config: ParityConfig) -> list[Target]:
     """Every (format, precision) to check, validated (and with a tolerance row) before any work."""
     names = list(config.formats) or exporters.names()
+    stray = sorted({f for f, _, _ in config.options} - set(names))
+    if stray:
+        raise UsageError(f"--option for {', '.join(stray)}, which is not being checked (checking: {', '.join(names)})")
     targets = []
     for name in names:
         exporter = exporters.get(name)  # UsageError naming the choices
         wanted = [p for p in (config.precisions or exporter.precisions) if p in exporter.precisions]
         for precision in wanted:
+            exporter.validate(ExportRequest(name, precision, config.sizes, (), config.options_for(name)))
             targets.append(Target(name, precision, exporter.runtime, lookup(name, precision)))
     if not targets:
         asked = ", ".join(p.value for p in config.precisions)
@@ -233,9 +242,11 @@ def load_inputs(paths: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> list
     return out
 
 
-def obtain(checkpoint: Checkpoint, model, target: Target, folder: Path, photos: tuple[Path, ...], sizes):
-    """The artifact for ``target`` in ``folder``: reused if present, else exported. -> (path, bytes, origin)."""
-    from styleport.export.base import ExportRequest
+def obtain(checkpoint: Checkpoint, model, target: Target, folder: Path, photos: tuple[Path, ...], sizes, options=None):
+    """The artifact for ``target`` in ``folder``: reused if present (whatever options made it), else exported.
+
+    -> (path, bytes, origin)
+    """
     from styleport.export.pipeline import Job, export_one, size_of
 
     exporter = exporters.get(target.format)
@@ -243,7 +254,7 @@ def obtain(checkpoint: Checkpoint, model, target: Target, folder: Path, photos: 
     if path.exists():
         return path, size_of(path), "existing"
     exporter.check_available()  # MissingDependencyError -> skipped by the caller
-    request = ExportRequest(target.format, target.precision, tuple(sizes), photos, {})
+    request = ExportRequest(target.format, target.precision, tuple(sizes), photos, dict(options or {}))
     exporter.validate(request)
     result = export_one(model, checkpoint, Job(exporter, request, path), verify=False, verify_sizes=())
     return result.artifact.path, result.artifact.size_bytes, "exported"
@@ -354,7 +365,8 @@ def check_one(checkpoint, model, target: Target, folder, images, inputs, styles,
     if reason is not None:  # nothing could check the artifact here: do not spend minutes exporting it
         return ArtifactResult(status="skipped", reason=reason, **common)
     try:
-        path, size, origin = obtain(checkpoint, model, target, folder, images, config.sizes)
+        options = config.options_for(target.format)
+        path, size, origin = obtain(checkpoint, model, target, folder, images, config.sizes, options)
     except MissingDependencyError as exc:
         return ArtifactResult(status="skipped", reason=f"cannot export here: {exc}", **common)
     except StyleportError as exc:

@@ -109,6 +109,8 @@ def test_unavailable_runtime_is_skipped_never_passed(tmp_path, capsys, monkeypat
         (["--sizes", "8x8"], "at least 16x16"),
         (["--sizes", "12xx3"], "bad shape"),
         (["--runs", "0"], "--runs must be at least 1"),
+        (["--formats", "onnx", "--option", "onnx.int8_scheme=bogus"], "int8_scheme=bogus: choose from"),
+        (["--formats", "onnx", "--option", "tflite.shard_mb=2"], "--option for tflite, which is not being checked"),
     ],
 )
 def test_usage_errors_before_any_work(tmp_path, capsys, parity_checkpoint, parity_photo, extra, needle):
