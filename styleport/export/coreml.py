@@ -176,7 +176,7 @@ class CoreMLExporter(Exporter):
         if styles > 1:
             args = (example, model.default_style_weights(0))
         with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # TracerWarnings about the style-weight checks
+            warnings.simplefilter("ignore")  # TracerWarnings (style-weight checks) and the jit.trace deprecation
             traced = torch.jit.trace(_Wrapped(model.eval()), args, check_trace=False)
         if shape_mode == "range":
             h = ct.RangeDim(lower_bound=RANGE_MIN, upper_bound=RANGE_MAX, default=256)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -18,14 +19,19 @@ ct = pytest.importorskip("coremltools")
 class _Tint(torch.nn.Module):
     """A tiny image-to-image net: per-channel affine, clamped to 0..255."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.tensor([0.5, 1.0, 1.5]).reshape(1, 3, 1, 1))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scale = torch.tensor([0.5, 1.0, 1.5]).reshape(1, 3, 1, 1)
-        return (x * scale + 10.0).clamp(0.0, 255.0)
+        return (x * self.scale + 10.0).clamp(0.0, 255.0)
 
 
 @pytest.fixture(scope="module")
 def tint_package(tmp_path_factory):
-    traced = torch.jit.trace(_Tint().eval(), torch.rand(1, 3, 8, 8) * 255)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 deprecates jit.trace; coremltools takes it
+        traced = torch.jit.trace(_Tint().eval(), torch.rand(1, 3, 8, 8) * 255)
     shape = ct.EnumeratedShapes(shapes=[(1, 3, 8, 8), (1, 3, 5, 7)], default=(1, 3, 8, 8))
     model = ct.convert(
         traced,
