@@ -187,7 +187,7 @@ class CoreMLExporter(Exporter):
             sizes = enumerated_shapes(request)
             shape = ct.EnumeratedShapes(shapes=[(1, 3, h, w) for h, w in sizes], default=(1, 3, *sizes[0]))
             details["shapes"] = [f"{h}x{w}" for h, w in sizes]
-        details["verify_sizes"] = [list(s) for s in VERIFY_SHAPES]  # accepted by both shape modes
+            details["verify_sizes"] = [list(s) for s in VERIFY_SHAPES]  # sizes this artifact accepts
         if io == "image":
             inputs = [ct.ImageType(name="image", shape=shape, color_layout=ct.colorlayout.RGB, scale=1.0)]
             outputs = [ct.ImageType(name="stylized", color_layout=ct.colorlayout.RGB)]
