@@ -312,7 +312,11 @@ function buildSamples() {
 }
 
 function wireControls() {
-  $('file').addEventListener('change', (e) => e.target.files[0] && useFile(e.target.files[0]));
+  $('file').addEventListener('change', (e) => {
+    const file = e.target.files[0];
+    e.target.value = ''; // so that choosing the same file again fires 'change' again
+    if (file) useFile(file);
+  });
   const stage = $('stage');
   for (const type of ['dragenter', 'dragover']) {
     stage.addEventListener(type, (e) => {
