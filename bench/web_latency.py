@@ -105,16 +105,9 @@ def main(argv: list[str] | None = None) -> int:
                     except Exception as exc:  # noqa: BLE001 - reported per row, never as a number
                         rows.append((engine, size, f"SKIPPED: {str(exc).splitlines()[0][:110]}", "", "", ""))
                         continue
-                    rows.append(
-                        (
-                            engine,
-                            size,
-                            info,
-                            f"{statistics.median(times):.0f}",
-                            f"{min(times):.0f}-{max(times):.0f}",
-                            str(len(times)),
-                        )
-                    )
+                    med, lo, hi = statistics.median(times), min(times), max(times)
+                    rows.append((engine, size, info, f"{med:.0f}", f"{lo:.0f}-{hi:.0f}", str(len(times))))
+                    print(f"  {engine} @ {size}: median {med:.0f} ms ({lo:.0f}-{hi:.0f}), {info}", file=sys.stderr)
     print(f"\nmodel: {model.name}; headless Chromium {browser.chromium_path()}; per-frame engine time in ms")
     header = ("engine", "size", "what ran", "median", "range", "runs")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
