@@ -133,7 +133,7 @@ def _build_model(
     style_entries = []
     for i, style in enumerate(styles):
         thumb = folder / f"style{i}.jpg"
-        _thumbnail(ckpt, i, given.get(style["name"]), thumb)
+        _thumbnail(ckpt, i, given.get(style["name"]) or _painting_beside(ckpt, i, style), thumb)
         style_entries.append(
             manifest.StyleEntry(style["name"], thumb.relative_to(site).as_posix(), style["license"], style["source"])
         )
@@ -147,6 +147,16 @@ def _build_model(
         files=files,
         contract=manifest.contract(ckpt.config.num_styles, list(files), tfjs_json),
     )
+
+
+def _painting_beside(ckpt: Checkpoint, index: int, style: dict[str, str]) -> Path | None:
+    """A painting image shipped next to the checkpoint: the style's ``source`` file name, or
+    ``<stem>.jpg``/``.png`` (single-style) / ``<stem>.<index>.jpg``/``.png`` (multi-style)."""
+    folder = ckpt.path.parent
+    names = [Path(style["source"]).name] if style["source"] else []
+    stem = ckpt.path.stem if ckpt.config.num_styles == 1 else f"{ckpt.path.stem}.{index}"
+    names += [f"{stem}{ext}" for ext in (".jpg", ".jpeg", ".png", ".webp")]
+    return next((folder / n for n in names if n and (folder / n).is_file()), None)
 
 
 def _thumbnail(ckpt: Checkpoint, index: int, painting: Path | None, out: Path) -> None:

@@ -21,19 +21,17 @@ class BrowserTolerance:
 
 BROWSER_TOLERANCES: tuple[BrowserTolerance, ...] = (
     BrowserTolerance(
-        "ort-wasm", "fp32", 50.0, 1.0, "fp32 graph in wasm (XNNPACK/MLAS op order) + rounding to 8-bit canvas pixels"
+        "ort-wasm", "fp32", 50.0, 1.0, "fp32 graph in wasm + 8-bit canvas rounding: measured 58.9 dB, max abs 0.5"
     ),
-    BrowserTolerance("ort-wasm", "fp16", 35.0, None, "fp16 weights/activations, then 8-bit canvas rounding"),
+    BrowserTolerance("ort-wasm", "fp16", 50.0, None, "fp16 weights (export row: 55 dB) + 8-bit canvas rounding"),
     BrowserTolerance("tfjs-wasm", "fp32", 50.0, 1.5, "fp32 TF graph in wasm (NHWC kernels) + 8-bit canvas rounding"),
-    BrowserTolerance(
-        "tfjs-wasm", "fp16", 40.0, None, "fp16-rounded weights dequantized to fp32 at load, then 8-bit rounding"
-    ),
+    BrowserTolerance("tfjs-wasm", "fp16", 45.0, None, "fp16-stored weights, fp32 compute, then 8-bit rounding"),
     BrowserTolerance(
         "tfjs-wasm",
         "uint8",
-        30.0,
+        35.0,
         None,
-        "per-tensor affine uint8 weights (256 levels) dequantized at load; single pixels may move several levels",
+        "per-tensor affine uint8 weights, fp32 compute, 8-bit rounding: measured 56.7-57.0 dB (random nets)",
     ),
 )
 

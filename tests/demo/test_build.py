@@ -79,3 +79,16 @@ def test_onnx_only_site_with_painting_thumbnail(tmp_path, tiny_model_file, photo
         assert (site / page).is_file(), page
     assert data["samples"] and all((site / s["path"]).is_file() for s in data["samples"])
     assert data["vendor"]["onnxruntime-web"]
+
+
+def test_painting_next_to_the_checkpoint_is_found(tmp_path, tiny_model_file):
+    from styleport import checkpoints
+
+    ckpt = checkpoints.load(tiny_model_file)
+    style = {"name": "tiny", "source": "", "license": ""}
+    assert build._painting_beside(ckpt, 0, style) is None
+    (tmp_path / "tiny.png").write_bytes(b"png")
+    assert build._painting_beside(ckpt, 0, style) == tmp_path / "tiny.png"
+    (tmp_path / "GreatWave.jpg").write_bytes(b"jpg")
+    named = {"name": "tiny", "source": "some/where/GreatWave.jpg", "license": ""}
+    assert build._painting_beside(ckpt, 0, named) == tmp_path / "GreatWave.jpg"

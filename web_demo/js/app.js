@@ -10,6 +10,7 @@ import { formatBytes, loadManifest, normalise, oneHot } from './manifest.js';
 import { Webcam } from './webcam.js';
 
 const $ = (id) => document.getElementById(id);
+const pretty = (name) => name.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase()); // great_wave -> Great wave
 const MANIFEST_URL = new URL('models.json', document.baseURI);
 const VENDOR_URL = new URL('vendor/', document.baseURI);
 const params = new URLSearchParams(location.search);
@@ -197,7 +198,7 @@ function selectStyle(model, index) {
     card.setAttribute('aria-pressed', String(card.dataset.model === model.id && Number(card.dataset.style) === index));
   }
   const style = model.styles[index];
-  $('credit').textContent = [style.name, style.source, style.license].filter(Boolean).join(' · ');
+  $('credit').textContent = [pretty(style.name), style.source, style.license].filter(Boolean).join(' · ');
   if (changedModel) buildMixer();
   syncMixer();
   requestRun();
@@ -220,7 +221,7 @@ function buildStyleCards() {
       img.loading = 'lazy';
       const name = document.createElement('span');
       name.className = 'name';
-      name.textContent = style.name;
+      name.textContent = pretty(style.name);
       const license = document.createElement('span');
       license.className = 'license';
       license.textContent = style.license || 'license unknown';
@@ -238,7 +239,7 @@ function buildMixer() {
   box.replaceChildren();
   model.styles.forEach((style, index) => {
     const label = document.createElement('label');
-    label.textContent = style.name;
+    label.textContent = pretty(style.name);
     const slider = document.createElement('input');
     slider.type = 'range';
     slider.min = '0';
@@ -248,7 +249,7 @@ function buildMixer() {
       const raw = [...box.querySelectorAll('input')].map((s) => Number(s.value));
       state.weights = normalise(raw);
       for (const card of document.querySelectorAll('.style-card')) card.setAttribute('aria-pressed', 'false');
-      $('credit').textContent = `Mix: ${model.styles.map((s, i) => `${s.name} ${Math.round(state.weights[i] * 100)}%`).join(', ')}`;
+      $('credit').textContent = `Mix: ${model.styles.map((s, i) => `${pretty(s.name)} ${Math.round(state.weights[i] * 100)}%`).join(', ')}`;
       requestRun();
     });
     label.append(slider);
