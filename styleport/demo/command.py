@@ -1,7 +1,6 @@
-"""``styleport demo`` verbs: ``build`` (assemble the static site) and ``serve`` (serve it locally).
-
-The sub-command is optional at the parser level so that bare ``styleport demo`` can be given its
-own job later; for now it prints the verbs.
+"""``styleport demo``: with no verb, the README's main job (styleport/demo/job.py: stylize the
+bundled photos with every shipped style, export every format and precision, run the parity suite,
+build the web demo); ``build`` assembles the static site, ``serve`` serves it locally.
 """
 
 from __future__ import annotations
@@ -13,9 +12,21 @@ from styleport.precision import Precision
 
 
 def register(subparsers) -> None:
-    demo = subparsers.add_parser("demo", help="the in-browser web demo: build the static site, serve it")
+    demo = subparsers.add_parser(
+        "demo",
+        help="the main job end to end (no verb); build / serve the in-browser web demo",
+        description="With no verb: stylize the bundled photos with every shipped style, export every format and "
+        "precision, check parity in each runtime, and build the web demo, all on the bundled defaults.",
+    )
+    demo.add_argument(
+        "-o", "--out", type=Path, default=Path("styleport-demo"), help="output folder (default: styleport-demo/)"
+    )
+    demo.add_argument("--models", nargs="+", type=Path, metavar="M.pth", help="checkpoints (default: bundled models)")
+    demo.add_argument("--no-parity", action="store_true", help="skip the export + parity step")
+    demo.add_argument("--no-site", action="store_true", help="skip building the web demo")
+    demo.add_argument("--runs", type=int, default=3, help="timed runs per artifact in the parity step (default 3)")
     verbs = demo.add_subparsers(dest="demo_command", metavar="VERB")
-    demo.set_defaults(func=lambda args: _no_verb(demo))
+    demo.set_defaults(func=_main_job)
 
     build = verbs.add_parser("build", help="assemble the static site with exported models and the manifest")
     build.add_argument("--models", nargs="+", type=Path, metavar="M.pth", help="checkpoints (default: bundled models)")
@@ -38,9 +49,17 @@ def register(subparsers) -> None:
     serve.set_defaults(func=_serve)
 
 
-def _no_verb(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+def _main_job(args: argparse.Namespace) -> int:
+    from styleport.demo.job import JobConfig, run
+
+    if args.runs < 1:
+        from styleport.errors import UsageError
+
+        raise UsageError(f"--runs must be >= 1, got {args.runs}")
+    config = JobConfig(
+        out=args.out, models=tuple(args.models or ()), parity=not args.no_parity, site=not args.no_site, runs=args.runs
+    )
+    return run(config)
 
 
 def _thumbnails(items: list[str]) -> tuple[tuple[str, Path], ...]:
