@@ -28,6 +28,8 @@ Program release), iOS16/macOS13 for compressed weights (their constexpr ops star
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import warnings
@@ -206,14 +208,15 @@ class CoreMLExporter(Exporter):
         details["deployment_target"] = target.name
         logging.getLogger("coremltools").setLevel(logging.ERROR)
         try:
-            return ct.convert(
-                traced,
-                inputs=inputs,
-                outputs=outputs,
-                convert_to="mlprogram",
-                minimum_deployment_target=target,
-                compute_precision=precision,
-            )
+            with _quiet_progress():
+                return ct.convert(
+                    traced,
+                    inputs=inputs,
+                    outputs=outputs,
+                    convert_to="mlprogram",
+                    minimum_deployment_target=target,
+                    compute_precision=precision,
+                )
         except Exception as exc:  # coremltools raises plain ValueError/RuntimeError/NotImplementedError
             text = str(exc).strip().splitlines()
             raise StyleportError(
@@ -239,6 +242,13 @@ class CoreMLExporter(Exporter):
             )
             compress = cto.palettize_weights
         config = cto.OptimizationConfig(op_type_configs={"conv": op_config})
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_progress():
             warnings.simplefilter("ignore")
             return compress(mlmodel, config)
+
+
+@contextlib.contextmanager
+def _quiet_progress():
+    """Swallow coremltools' tqdm progress bars (written to sys.stderr); errors still raise."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        yield
