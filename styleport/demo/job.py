@@ -23,7 +23,7 @@ from styleport.errors import UsageError
 DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLES = DATA / "samples"
 MODELS = DATA / "models"
-CELL = 256  # contact-sheet cell size (px)
+CELL = 256  # contact-sheet cell width (px)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,19 +71,17 @@ def stylize_gallery(models: tuple[Path, ...], photos: tuple[Path, ...], out: Pat
 
 
 def contact_sheet(columns: list[tuple[str, list[Image.Image]]]) -> Image.Image:
-    """Columns = original + one per style, rows = photos; each cell letterboxed to CELL x CELL."""
-    rows = len(columns[0][1])
+    """Columns = original + one per style, rows = photos; cells CELL px wide, rows as tall as needed."""
     label = 24
-    sheet = Image.new("RGB", (CELL * len(columns), label + CELL * rows), "white")
+    heights = [max(1, round(CELL * img.height / img.width)) for img in columns[0][1]]
+    sheet = Image.new("RGB", (CELL * len(columns), label + sum(heights)), "white")
     draw = ImageDraw.Draw(sheet)
     for c, (title, images) in enumerate(columns):
         draw.text((c * CELL + 8, 6), title, fill="black")
-        for r, img in enumerate(images):
-            thumb = img.copy()
-            thumb.thumbnail((CELL, CELL), Image.Resampling.LANCZOS)
-            x = c * CELL + (CELL - thumb.width) // 2
-            y = label + r * CELL + (CELL - thumb.height) // 2
-            sheet.paste(thumb, (x, y))
+        y = label
+        for img, h in zip(images, heights, strict=True):
+            sheet.paste(img.resize((CELL, h), Image.Resampling.LANCZOS), (c * CELL, y))
+            y += h
     return sheet
 
 
