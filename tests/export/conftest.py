@@ -11,25 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from styleport import checkpoints
-from styleport.model import ModelConfig, TransformerNet
+from tests.conftest import image_like_net
 
 FIXTURE_PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
 VERIFY_SIZES = ((48, 40), (37, 53))  # neither is the 64x64 trace size; 37x53 is not a multiple of 4
-
-
-def image_like_net(num_styles: int = 1, seed: int = 0) -> TransformerNet:
-    torch.manual_seed(seed)
-    net = TransformerNet(ModelConfig(width=0.25, num_styles=num_styles)).eval()
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.startswith("in") or ".in" in name:
-                p.add_(torch.randn_like(p) * 0.3)
-        net.deconv3.conv2d.weight.mul_(40.0)
-        net.deconv3.conv2d.bias.fill_(128.0)
-    return net
 
 
 @pytest.fixture(scope="session")

@@ -9,29 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from styleport import checkpoints
-from styleport.model import ModelConfig, TransformerNet
+from tests.conftest import image_like_net
 
 PHOTOS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "photos").glob("*.jpg"))
 SIZE = (45, 38)  # (H, W): neither a multiple of 4, so the crop of the padded output is exercised
-
-
-def image_like_net(num_styles: int = 1, seed: int = 0) -> TransformerNet:
-    """Width 0.25, random init, with random norm affines and an output spanning 0..255.
-
-    A fresh TransformerNet outputs ~0, which the clamp turns black: every export would match.
-    """
-    torch.manual_seed(seed)
-    net = TransformerNet(ModelConfig(width=0.25, num_styles=num_styles)).eval()
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.startswith("in") or ".in" in name:
-                p.add_(torch.randn_like(p) * 0.3)
-        net.deconv3.conv2d.weight.mul_(40.0)
-        net.deconv3.conv2d.bias.fill_(128.0)
-    return net
 
 
 @pytest.fixture(scope="session")
