@@ -22,23 +22,16 @@ from styleport import checkpoints
 from styleport.export import base
 from styleport.export.base import ExportRequest
 from styleport.metrics import compare
-from styleport.model import ModelConfig, TransformerNet
+from styleport.model import TransformerNet
 from styleport.precision import Precision
 from styleport.runtimes.coreml import CoreMLRuntime
+from styleport.testing import stand_in_net
 
 PRECISIONS = (Precision.FP32, Precision.FP16, Precision.INT8, Precision.PALETTE6, Precision.PALETTE4)
 
 
 def random_net(seed: int = 0) -> TransformerNet:
-    torch.manual_seed(seed)
-    net = TransformerNet(ModelConfig(width=1.0))
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if "conv2d" not in name:
-                p.copy_((1.0 if name.endswith("weight") else 0.0) + 0.3 * torch.randn_like(p))
-        net.deconv3.conv2d.weight.mul_(20.0)
-        net.deconv3.conv2d.bias.add_(127.0)
-    return net.eval()
+    return stand_in_net(width=1.0, seed=seed)
 
 
 def load_photo(path: Path | None, size: int) -> np.ndarray:

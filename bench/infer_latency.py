@@ -57,22 +57,15 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 def load_model(path: Path | None):
     from styleport import checkpoints
-    from styleport.model import ModelConfig, TransformerNet
+    from styleport.testing import stand_in_net
 
     bundled = sorted((ROOT / "styleport" / "data" / "models").glob("*.pth"))
     path = path or (bundled[0] if bundled else None)
     if path is not None:
         return checkpoints.load(path), path.name
-    torch.manual_seed(0)
-    net = TransformerNet(ModelConfig(width=1.0))
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if "conv2d" not in name:
-                p.copy_((1.0 if name.endswith("weight") else 0.0) + 0.3 * torch.randn_like(p))
-        net.deconv3.conv2d.weight.mul_(20.0)
-        net.deconv3.conv2d.bias.add_(127.0)
+    net = stand_in_net(width=1.0)
     tmp = Path(tempfile.mkdtemp(prefix="styleport-bench-")) / "random_w1.pth"
-    checkpoints.save(tmp, net.eval(), {"style_names": ["random"]})
+    checkpoints.save(tmp, net, {"style_names": ["random"]})
     return checkpoints.load(tmp), "random-init width-1.0 (no bundled model)"
 
 

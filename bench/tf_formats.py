@@ -25,24 +25,17 @@ from styleport.export.base import ExportRequest
 from styleport.export.calibration import fit
 from styleport.images import load_image
 from styleport.metrics import compare
-from styleport.model import ModelConfig, TransformerNet
+from styleport.model import TransformerNet
 from styleport.precision import Precision
 from styleport.runtimes import base as runtime_base
+from styleport.testing import stand_in_net
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = (("tflite", ("fp32", "fp16", "int8")), ("tfjs", ("fp32", "fp16", "uint8")))
 
 
 def random_net() -> TransformerNet:
-    torch.manual_seed(0)
-    net = TransformerNet(ModelConfig(width=1.0))
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if "conv2d" not in name:
-                p.copy_((1.0 if name.endswith("weight") else 0.0) + 0.3 * torch.randn_like(p))
-        net.deconv3.conv2d.weight.mul_(20.0)
-        net.deconv3.conv2d.bias.add_(127.0)
-    return net.eval()
+    return stand_in_net(width=1.0)
 
 
 def folder_size(path: Path) -> int:

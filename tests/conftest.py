@@ -10,24 +10,15 @@ import torch
 
 from styleport import checkpoints
 from styleport.model import ModelConfig, TransformerNet
+from styleport.testing import stand_in_net
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PHOTOS = sorted((FIXTURES / "photos").glob("*.jpg"))
 
 
 def make_net(width: float = 0.25, num_styles: int = 1, seed: int = 0) -> TransformerNet:
-    """A random-init network whose norm affine parameters are also random (so styles differ)."""
-    torch.manual_seed(seed)
-    net = TransformerNet(ModelConfig(width=width, num_styles=num_styles))
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if ".weight" in name and "conv2d" not in name:
-                p.copy_(1.0 + 0.3 * torch.randn_like(p))
-            elif name.endswith("bias") and "conv2d" not in name:
-                p.copy_(0.3 * torch.randn_like(p))
-        net.deconv3.conv2d.bias.add_(127.0)  # centre the output in 0..255 so clamping is rare
-        net.deconv3.conv2d.weight.mul_(20.0)
-    return net.eval()
+    """A random-init network with random norm affines and image-like output (styleport.testing)."""
+    return stand_in_net(width, num_styles, seed)
 
 
 def image_like_net(num_styles: int = 1, seed: int = 0) -> TransformerNet:
