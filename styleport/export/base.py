@@ -79,7 +79,7 @@ class Exporter(ABC):
     def option(self, request: ExportRequest, key: str) -> str:
         return request.options.get(key, self.options[key].default)
 
-    def check_available(self) -> None:
+    def check_available(self) -> None:  # noqa: B027 -- optional hook; the default needs nothing
         """Raise MissingDependencyError if this machine cannot produce the format."""
 
     def filename(self, stem: str, precision: Precision) -> str:

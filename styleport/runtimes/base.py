@@ -47,10 +47,10 @@ class Session(ABC):
     def run(self, image: np.ndarray, style_weights: np.ndarray | None = None) -> np.ndarray:
         """(H,W,3) float32 RGB 0..255 [+ (S,) style weights] -> (H,W,3) float32 RGB 0..255."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 -- optional hook; most sessions hold nothing to release
         """Release resources (processes, sessions)."""
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc) -> None:
