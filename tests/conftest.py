@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from styleport import checkpoints
-from styleport.model import ModelConfig, TransformerNet
+from styleport.model import TransformerNet
 from styleport.testing import stand_in_net
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -21,20 +22,17 @@ def make_net(width: float = 0.25, num_styles: int = 1, seed: int = 0) -> Transfo
     return stand_in_net(width, num_styles, seed)
 
 
-def image_like_net(num_styles: int = 1, seed: int = 0) -> TransformerNet:
-    """Width 0.25, random init, with random norm affines and an output spanning 0..255.
+def torch_run(net: TransformerNet, image, sw=None):
+    """The torch reference on one (H,W,3) float32 array (+ (S,) style weights) -> (H,W,3)."""
+    x = torch.from_numpy(image).permute(2, 0, 1)[None]  # (H,W,3) -> (1,3,H,W)
+    with torch.inference_mode():
+        y = net(x, None if sw is None else torch.from_numpy(sw)[None])
+    return y[0].permute(1, 2, 0).numpy()  # (1,3,H,W) -> (H,W,3)
 
-    A fresh TransformerNet outputs ~0, which the clamp turns black: every export would match.
-    """
-    torch.manual_seed(seed)
-    net = TransformerNet(ModelConfig(width=0.25, num_styles=num_styles)).eval()
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.startswith("in") or ".in" in name:
-                p.add_(torch.randn_like(p) * 0.3)
-        net.deconv3.conv2d.weight.mul_(40.0)
-        net.deconv3.conv2d.bias.fill_(128.0)
-    return net
+
+def random_image(h: int, w: int, seed: int = 0):
+    """(H,W,3) float32 uniform 0..255."""
+    return np.random.default_rng(seed).uniform(0, 255, size=(h, w, 3)).astype(np.float32)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from styleport import checkpoints
-from tests.conftest import image_like_net
+from styleport.testing import image_like_net
 
 FIXTURE_PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
 VERIFY_SIZES = ((48, 40), (37, 53))  # neither is the 64x64 trace size; 37x53 is not a multiple of 4
@@ -47,4 +47,20 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 def two_style_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "duo.pth"
     checkpoints.save(path, image_like_net(2, seed=1), {"style_names": ["left", "right"]})
+    return path
+
+
+@pytest.fixture()
+def unsupported_op_saved_model(tmp_path) -> Path:
+    """A SavedModel (image -> stylized) using tf.math.igamma, which neither TF.js nor TFLite supports."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="image")], autograph=False)
+    def odd(image):
+        return {"stylized": tf.math.igamma(image, image + 1.0)}
+
+    holder = tf.Module()
+    holder.odd = odd
+    path = tmp_path / "unsupported_sm"
+    tf.saved_model.save(holder, str(path), signatures={"serving_default": odd.get_concrete_function()})
     return path

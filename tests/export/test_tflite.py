@@ -117,19 +117,10 @@ def test_validate_rejects_unsupported_precision():
     assert np.isfinite(lookup("tflite", Precision.INT8).min_psnr)
 
 
-def test_unsupported_op_is_named(tmp_path):
+def test_unsupported_op_is_named(unsupported_op_saved_model):
     """A graph op outside TFLite's builtins gives one line naming the op and the format."""
-    import tensorflow as tf
-
     from styleport.errors import StyleportError
     from styleport.export.tflite import convert
 
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="image")], autograph=False)
-    def odd(image):
-        return {"stylized": tf.math.igamma(image, image + 1.0)}
-
-    holder = tf.Module()
-    holder.odd = odd
-    tf.saved_model.save(holder, str(tmp_path / "sm"), signatures={"serving_default": odd.get_concrete_function()})
     with pytest.raises(StyleportError, match="TFLite conversion failed at fp32: op.s. not supported .*: Igamma$"):
-        convert(tmp_path / "sm", Precision.FP32)
+        convert(unsupported_op_saved_model, Precision.FP32)

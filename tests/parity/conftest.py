@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from styleport import checkpoints
-from tests.conftest import image_like_net
+from styleport.testing import image_like_net
 
 PHOTOS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "photos").glob("*.jpg"))
 SIZE = (45, 38)  # (H, W): neither a multiple of 4, so the crop of the padded output is exercised

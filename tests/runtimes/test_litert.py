@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from styleport import checkpoints
 from styleport.errors import StyleportError, UsageError
@@ -13,21 +12,10 @@ from styleport.export.base import ExportRequest
 from styleport.precision import Precision
 from styleport.runtimes import base as runtimes
 from styleport.runtimes.base import RuntimeUnavailable
-from tests.conftest import make_net
+from tests.conftest import make_net, random_image, torch_run
 
 pytest.importorskip("tensorflow")
 pytest.importorskip("ai_edge_litert")
-
-
-def torch_run(net, image: np.ndarray, sw: np.ndarray | None = None) -> np.ndarray:
-    x = torch.from_numpy(image).permute(2, 0, 1)[None]  # (H,W,3) -> (1,3,H,W)
-    with torch.inference_mode():
-        y = net(x, None if sw is None else torch.from_numpy(sw)[None])
-    return y[0].permute(1, 2, 0).numpy()  # (1,3,H,W) -> (H,W,3)
-
-
-def image(h: int, w: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(0, 255, size=(h, w, 3)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +43,7 @@ def test_one_session_runs_many_sizes(exported):
     model, path = exported[1]
     with runtimes.get("litert").open(path) as session:
         for h, w in ((32, 48), (37, 53), (64, 40), (32, 48)):  # back to the first size: resize again
-            img = image(h, w, seed=h * w)
+            img = random_image(h, w, seed=h * w)
             got = session.run(img)
             assert got.shape == (h, w, 3) and got.dtype == np.float32
             assert np.abs(got - torch_run(model, img)).max() < 0.05
@@ -64,15 +52,15 @@ def test_one_session_runs_many_sizes(exported):
 def test_output_is_a_copy_not_the_interpreter_buffer(exported):
     _, path = exported[1]
     with runtimes.get("litert").open(path) as session:
-        first = session.run(image(32, 32, seed=1))
+        first = session.run(random_image(32, 32, seed=1))
         kept = first.copy()
-        session.run(image(32, 32, seed=2))
+        session.run(random_image(32, 32, seed=2))
         assert np.array_equal(first, kept)
 
 
 def test_style_weights(exported):
     model, path = exported[2]
-    img = image(36, 44, seed=3)
+    img = random_image(36, 44, seed=3)
     with runtimes.get("litert").open(path) as session:
         mix = np.array([0.25, 0.75], np.float32)
         assert np.abs(session.run(img, mix) - torch_run(model, img, mix)).max() < 0.05
@@ -85,7 +73,7 @@ def test_single_style_model_rejects_style_weights(exported):
     _, path = exported[1]
     with runtimes.get("litert").open(path) as session:
         with pytest.raises(UsageError, match="single-style"):
-            session.run(image(32, 32), np.array([0.5, 0.5], np.float32))
+            session.run(random_image(32, 32), np.array([0.5, 0.5], np.float32))
 
 
 def test_reports_threads_and_kernels(exported):

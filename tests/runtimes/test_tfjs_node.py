@@ -7,7 +7,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 from styleport import checkpoints
 from styleport.errors import StyleportError, UsageError
@@ -17,19 +16,7 @@ from styleport.precision import Precision
 from styleport.runtimes import base as runtimes
 from styleport.runtimes import tfjs_node
 from styleport.runtimes.base import RuntimeUnavailable
-from tests.conftest import make_net
-
-
-def torch_run(net, image: np.ndarray, sw: np.ndarray | None = None) -> np.ndarray:
-    x = torch.from_numpy(image).permute(2, 0, 1)[None]  # (H,W,3) -> (1,3,H,W)
-    with torch.inference_mode():
-        y = net(x, None if sw is None else torch.from_numpy(sw)[None])
-    return y[0].permute(1, 2, 0).numpy()  # (1,3,H,W) -> (H,W,3)
-
-
-def image(h: int, w: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(0, 255, size=(h, w, 3)).astype(np.float32)
-
+from tests.conftest import make_net, random_image, torch_run
 
 # --- availability: runs everywhere, no TensorFlow or Node needed -------------------------------
 
@@ -98,7 +85,7 @@ def test_one_process_serves_many_images(exported):
     with runtimes.get("tfjs-node").open(path) as session:
         pid = session.proc.pid
         for h, w in ((32, 48), (37, 53), (64, 40)):
-            img = image(h, w, seed=h + w)
+            img = random_image(h, w, seed=h + w)
             got = session.run(img)
             assert got.shape == (h, w, 3)
             assert np.abs(got - torch_run(model, img)).max() < 0.05
@@ -112,7 +99,7 @@ def test_one_process_serves_many_images(exported):
 @needs_node
 def test_cpu_backend(exported):
     model, path = exported[1]
-    img = image(32, 36, seed=5)
+    img = random_image(32, 36, seed=5)
     with runtimes.get("tfjs-node").open(path, device="cpu") as session:
         assert session.info.device == "node-cpu"
         assert np.abs(session.run(img) - torch_run(model, img)).max() < 0.05
@@ -121,7 +108,7 @@ def test_cpu_backend(exported):
 @needs_node
 def test_style_weights(exported):
     model, path = exported[2]
-    img = image(36, 44, seed=6)
+    img = random_image(36, 44, seed=6)
     with runtimes.get("tfjs-node").open(path) as session:
         assert session.num_styles == 2
         mix = np.array([0.6, 0.4], np.float32)
@@ -152,6 +139,6 @@ def test_a_dead_process_is_an_error_not_a_hang(exported):
         session.proc.kill()
         session.proc.wait()
         with pytest.raises(StyleportError, match="no longer running|exited"):
-            session.run(image(32, 32))
+            session.run(random_image(32, 32))
     finally:
         session.close()
