@@ -80,8 +80,22 @@ class ConvLayer(nn.Module):
             # (B,C,H,W) -> (B,C,uH,uW)
             x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
         pad = self.kernel // 2
-        x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-        return self.conv2d(x)
+        return self.conv2d(reflect_pad(x, pad))
+
+
+def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """Reflection padding that keeps the activations' dtype under autocast.
+
+    CPU autocast runs ``reflection_pad2d`` in fp32, so in bf16 training every conv input would be
+    cast up and back down (full-size copies each layer, forward and backward; measured: the
+    network's bf16 forward+backward at batch 4, 256 px takes 1.46 s with the casts, 1.07 s
+    without). Padding only moves values, so it is exact in any dtype. Export and inference trace
+    without autocast and see a plain pad.
+    """
+    if torch.amp.is_autocast_available(x.device.type) and torch.is_autocast_enabled(x.device.type):
+        with torch.autocast(x.device.type, enabled=False):
+            return F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    return F.pad(x, (pad, pad, pad, pad), mode="reflect")
 
 
 class StyleInstanceNorm(nn.Module):

@@ -118,6 +118,7 @@ class Trainer:
         ddp.init(self.dist, self.device)
         self.model = ddp.wrap(RawNet(self.net), self.dist, self.device)
         if config.compile:
+            _avoid_inductor_bf16_avx512_bug(self.device, self.dtype)
             self.model = torch.compile(self.model)
 
     # ---- checkpoints -------------------------------------------------------------------------
@@ -299,6 +300,19 @@ class Trainer:
         ddp.barrier(self.dist)
         ddp.shutdown(self.dist)
         return out
+
+
+def _avoid_inductor_bf16_avx512_bug(device: torch.device, dtype: torch.dtype) -> None:
+    """Compiled bf16 training on CPU: keep inductor's C++ kernels at 256-bit vectors.
+
+    With torch 2.13's inductor, AVX-512 kernels give NaN gradients for this network under bf16
+    autocast (every loss NaN from the first step; measured on an AVX-512/AMX Xeon). The same graph
+    with 256-bit vectors, or without inductor (aot_eager), trains like eager. fp32 is unaffected.
+    """
+    if device.type == "cpu" and dtype != torch.float32:
+        import torch._inductor.config as inductor_config
+
+        inductor_config.cpp.simdlen = min(inductor_config.cpp.simdlen or 256, 256)
 
 
 def _plain(value: Any) -> Any:

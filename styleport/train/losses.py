@@ -38,10 +38,18 @@ class LossConfig:
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
-    """(B,C,H,W) -> (B,C,C) float32: F F^T / (C*H*W)."""
+    """(B,C,H,W) -> (B,C,C) float32: F F^T / (C*H*W).
+
+    Reads the features in their memory layout: a channels_last tensor is already (B,HW,C) in
+    memory, so it is viewed, not copied (a reshape to (B,C,HW) would copy every style layer).
+    """
     b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w)  # (B,C,H,W) -> (B,C,HW)
-    g = torch.bmm(flat, flat.transpose(1, 2))  # (B,C,HW) @ (B,HW,C) -> (B,C,C)
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        rows = features.permute(0, 2, 3, 1).reshape(b, h * w, c)  # (B,C,H,W) channels_last -> (B,HW,C), a view
+        g = torch.bmm(rows.transpose(1, 2), rows)  # (B,C,HW) @ (B,HW,C) -> (B,C,C)
+    else:
+        flat = features.reshape(b, c, h * w)  # (B,C,H,W) -> (B,C,HW)
+        g = torch.bmm(flat, flat.transpose(1, 2))  # (B,C,HW) @ (B,HW,C) -> (B,C,C)
     return g.float() / (c * h * w)
 
 
