@@ -110,7 +110,8 @@ class Trainer:
         self.net = self.net.to(self.device)
         if config.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        # fused: one kernel per step for all parameters (CPU and CUDA), not ~10 ops per tensor
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr, fused=True)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.step, self.elapsed, self.decode_failures = 0, 0.0, 0
         if config.resume:

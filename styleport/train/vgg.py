@@ -113,7 +113,7 @@ class VGGFeatures(nn.Module):
         out: dict[str, torch.Tensor] = {}
         x = self.preprocess(x)
         for i, (name, conv) in enumerate(zip(self.names, self.convs, strict=True)):
-            x = torch.relu(conv(x))
+            x = torch.relu_(conv(x))  # in place: conv backward needs its input, not its output
             if name in wanted:
                 out[name] = x
             if i == last:
