@@ -44,6 +44,14 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+SAMPLES_DIR = Path(__file__).resolve().parent / "data" / "samples"
+
+
+def sample_photos() -> tuple[Path, ...]:
+    """The bundled sample photos (package data): the default inputs for calibration, parity and the demo."""
+    return tuple(sorted(p for p in SAMPLES_DIR.iterdir() if p.is_file() and is_image_file(p)))
+
+
 def _to_rgb(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     mode = img.mode
     if mode in _SIXTEEN_BIT:

@@ -25,10 +25,10 @@ from styleport.checkpoints import Checkpoint
 from styleport.demo import manifest, vendor
 from styleport.errors import UsageError
 from styleport.fileutil import atomic_output
+from styleport.images import SAMPLES_DIR, sample_photos
 from styleport.precision import Precision
 
 SITE_SOURCE = vendor.REPO_ROOT / "web_demo"
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 BUNDLED_MODELS = Path(__file__).resolve().parents[1] / "data" / "models"
 FORMATS = ("onnx", "tfjs")
 PRECISIONS = {"onnx": (Precision.FP32, Precision.FP16), "tfjs": (Precision.UINT8, Precision.FP16, Precision.FP32)}
@@ -170,7 +170,7 @@ def _thumbnail(ckpt: Checkpoint, index: int, painting: Path | None, out: Path) -
     else:
         import torch
 
-        photo = load_image(sorted(SAMPLES.glob("*.jpg"))[0]).rgb
+        photo = load_image(sample_photos()[0]).rgb
         photo = ImageOps.fit(photo, (THUMB_PX, THUMB_PX))
         model = ckpt.build("cpu")
         with torch.no_grad():
@@ -180,7 +180,7 @@ def _thumbnail(ckpt: Checkpoint, index: int, painting: Path | None, out: Path) -
 
 def _copy_samples(folder: Path) -> list[dict[str, str]]:
     folder.mkdir(parents=True)
-    licenses = SAMPLES / "LICENSES.md"
+    licenses = SAMPLES_DIR / "LICENSES.md"
     credits = {}
     if licenses.is_file():
         shutil.copyfile(licenses, folder / "LICENSES.md")
@@ -189,7 +189,7 @@ def _copy_samples(folder: Path) -> list[dict[str, str]]:
                 name, text = line[2:].split(":", 1)
                 credits[name.strip()] = text.strip()
     out = []
-    for photo in sorted(SAMPLES.glob("*.jpg")):
+    for photo in sample_photos():
         shutil.copyfile(photo, folder / photo.name)
         out.append({"name": photo.stem, "path": f"samples/{photo.name}", "credit": credits.get(photo.name, "")})
     return out

@@ -21,7 +21,6 @@ from styleport.checkpoints import Checkpoint
 from styleport.errors import UsageError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SAMPLES = DATA / "samples"
 MODELS = DATA / "models"
 CELL = 256  # contact-sheet cell width (px)
 
@@ -41,7 +40,9 @@ def bundled_models() -> tuple[Path, ...]:
 
 
 def bundled_photos() -> tuple[Path, ...]:
-    return tuple(sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in (".jpg", ".png")))
+    from styleport.images import sample_photos
+
+    return sample_photos()
 
 
 def _styles(ckpt: Checkpoint) -> list[tuple[str, int]]:

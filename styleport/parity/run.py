@@ -30,13 +30,13 @@ from styleport.export import base as exporters
 from styleport.export.base import ExportRequest
 from styleport.export.calibration import fit
 from styleport.export.verify import style_cases, within
+from styleport.images import SAMPLES_DIR
 from styleport.metrics import Difference, compare, format_psnr
 from styleport.parity.latency import Latency, measure
 from styleport.precision import Precision
 from styleport.runtimes.base import RunInfo, RuntimeUnavailable
 from styleport.tolerances import Tolerance, lookup
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 DEFAULT_SIZES: tuple[tuple[int, int], ...] = ((256, 256), (239, 321))  # (H, W); 239x321: not multiples of 4
 MAX_IMAGES = 8
 
@@ -225,9 +225,9 @@ def describe_runtime(runtime: str, info: RunInfo | None) -> str:
 
 
 def default_images() -> tuple[Path, ...]:
-    from styleport.images import is_image_file
+    from styleport.images import sample_photos
 
-    return tuple(sorted(p for p in SAMPLES.iterdir() if p.is_file() and is_image_file(p)))
+    return sample_photos()
 
 
 def load_inputs(paths: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> list[tuple[str, np.ndarray]]:
@@ -322,7 +322,7 @@ def run(
     targets = plan(config)
     images = tuple(config.images[:MAX_IMAGES]) or default_images()
     if not images:
-        raise UsageError(f"no photos to test with: {SAMPLES} is empty and --images was not given")
+        raise UsageError(f"no photos to test with: {SAMPLES_DIR} is empty and --images was not given")
     checkpoint = load(model_path)
     model = checkpoint.build("cpu")
     ref_device = reference_device(config.device)
