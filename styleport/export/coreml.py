@@ -55,7 +55,7 @@ DEFAULT_SHAPES: tuple[tuple[int, int], ...] = (
     (1920, 1080),
 )
 VERIFY_SHAPES: tuple[tuple[int, int], ...] = ((72, 96), (61, 83))  # (H, W): small, and 61x83 is not a multiple of 4
-RANGE_MIN, RANGE_MAX = 16, 4096  # the net needs H, W >= 8 (reflection pads after two stride-2 convs)
+RANGE_MIN, RANGE_MAX = 16, 4096  # the net itself needs H, W >= 5 (the 9x9 reflection pad); 16 is a sane floor
 TRACE_SIZE = (64, 64)  # tracing keeps the crop's sizes symbolic, so any traced size works
 _PALETTE_BITS = {Precision.PALETTE6: 6, Precision.PALETTE4: 4}
 _COMPRESSED = (Precision.INT8, Precision.PALETTE6, Precision.PALETTE4)

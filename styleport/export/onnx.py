@@ -31,7 +31,7 @@ from styleport.precision import Precision
 OPSET = 18  # dynamo exporter minimum; asking it for 17 silently writes 18
 TRACE_SIZE = (64, 64)
 IO_CONTRACT = (
-    "input image: float32 (1,3,H,W) RGB 0..255, any H,W >= 8; "
+    "input image: float32 (1,3,H,W) RGB 0..255, any H,W >= 5; "
     "input style_weights (multi-style only): float32 (1,S); output stylized: float32 (1,3,H,W) RGB 0..255"
 )
 _CACHE: dict[str, bytes] = {}  # fp32 graphs by weight hash: one torch export serves fp32/fp16/int8/ort
