@@ -47,14 +47,6 @@ class Path_:
     verified: dict = dataclasses.field(default_factory=dict)  # (H, W) -> bool
 
 
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    out = []
-    for part in text.split(","):
-        h, _, w = part.strip().partition("x")
-        out.append((int(h), int(w or h)))
-    return out
-
-
 def load_model(path: Path | None):
     from styleport import checkpoints
     from styleport.testing import stand_in_net
@@ -231,6 +223,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="sizes 256,512 and 2 repeats")
     ap.add_argument("--photo", type=Path, default=ROOT / "styleport" / "data" / "samples" / "colosseum.jpg")
     args = ap.parse_args()
+    from styleport.parity.command import parse_sizes
+
     sizes = parse_sizes("256,512" if args.quick else args.sizes)
     repeats = 2 if args.quick else args.repeats
 

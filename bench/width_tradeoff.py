@@ -25,14 +25,6 @@ import numpy as np
 import torch
 
 
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    out = []
-    for part in text.split(","):
-        h, _, w = part.strip().partition("x")
-        out.append((int(h), int(w or h)))
-    return out
-
-
 def load_nets(args, tmp: Path) -> list[tuple[str, Path]]:
     """(label, checkpoint path) per width: the given models, or saved random-init stand-ins."""
     from styleport import checkpoints
@@ -85,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from styleport import checkpoints
     from styleport.model import gflops, parameter_count
+    from styleport.parity.command import parse_sizes
 
     sizes = parse_sizes(args.sizes)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; sizes {args.sizes}; {args.repeats} repeats")
