@@ -61,9 +61,18 @@ class Checkpoint:
         return model.to(device).eval()
 
 
+# File endings of exported artifacts (see styleport/export/*.py): such a file is not a checkpoint.
+_EXPORTED = {".onnx": "ONNX", ".ort": "ORT", ".tflite": "TFLite", ".mlpackage": "CoreML", "_tfjs": "TF.js"}
+
+
 def _read(path: Path) -> Any:
     if not path.exists():
         raise CheckpointError(f"{path}: no such file")
+    exported = next((fmt for end, fmt in _EXPORTED.items() if path.name.lower().endswith(end)), None)
+    if exported:
+        raise CheckpointError(
+            f"{path}: an exported {exported} model, not a styleport checkpoint; pass the .pth it was exported from"
+        )
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory, not a model file")
     try:

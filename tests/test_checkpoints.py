@@ -118,3 +118,12 @@ def test_newer_format_version_refused(tmp_path):
     torch.save(obj, path)
     with pytest.raises(CheckpointError, match="newer"):
         checkpoints.load(path)
+
+
+@pytest.mark.parametrize(("name", "is_dir", "fmt"), [("m_fp16.tflite", False, "TFLite"), ("m_fp16.mlpackage", True, "CoreML"),
+                                                     ("m_uint8_tfjs", True, "TF.js"), ("m_fp32.onnx", False, "ONNX")])  # fmt: skip
+def test_exported_artifact_is_named_as_such(tmp_path, name, is_dir, fmt):
+    path = tmp_path / name
+    path.mkdir() if is_dir else path.write_bytes(b"\x00" * 64)
+    with pytest.raises(CheckpointError, match=rf"an exported {fmt} model, not a styleport checkpoint; pass the \.pth"):
+        checkpoints.load(path)
