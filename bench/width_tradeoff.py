@@ -25,24 +25,28 @@ import numpy as np
 import torch
 
 
-def load_nets(args, tmp: Path) -> list[tuple[str, Path]]:
-    """(label, checkpoint path) per width: the given models, or saved random-init stand-ins."""
+def load_nets(args, tmp: Path) -> list:
+    """One loaded checkpoint per width: the given models, or saved (fp16) random-init stand-ins."""
     from styleport import checkpoints
     from styleport.testing import stand_in_net
 
-    if args.models:
-        return [(f"width {checkpoints.load(p).config.width:g}", Path(p)) for p in args.models]
-    out = []
-    for width in (float(w) for w in args.widths.split(",")):
-        path = tmp / f"w{width:g}.pth"
-        checkpoints.save(path, stand_in_net(width=width), {"style_names": ["random"]}, dtype=torch.float16)
-        out.append((f"width {width:g}", path))
-    return out
+    paths = list(args.models or [])
+    for width in () if args.models else (float(w) for w in args.widths.split(",")):
+        paths.append(tmp / f"w{width:g}.pth")
+        checkpoints.save(paths[-1], stand_in_net(width=width), {"style_names": ["random"]}, dtype=torch.float16)
+    nets = [checkpoints.load(p) for p in paths]
+    widths = [label(c) for c in nets]
+    if len(set(widths)) != len(widths):
+        raise SystemExit(f"width_tradeoff: give one model per width (got {', '.join(widths)})")
+    return nets
 
 
-def sessions(path: Path, folder: Path) -> dict:
+def label(ckpt) -> str:
+    return f"width {ckpt.config.width:g}"
+
+
+def sessions(ckpt, folder: Path) -> dict:
     """torch fp32, torch bf16 and ORT fp32 run functions for one checkpoint: (H,W,3) -> (H,W,3)."""
-    from styleport import checkpoints
     from styleport.export import base as exporters
     from styleport.export.base import ExportRequest
     from styleport.export.pipeline import Job, export_one
@@ -50,7 +54,6 @@ def sessions(path: Path, folder: Path) -> dict:
     from styleport.runtimes import base as runtimes
     from styleport.runtimes.torch import TorchRuntime
 
-    ckpt = checkpoints.load(path)
     model = ckpt.build("cpu")
     runs = {
         "torch fp32": TorchRuntime().session_for(model, "cpu", Precision.FP32).run,
@@ -62,7 +65,7 @@ def sessions(path: Path, folder: Path) -> dict:
         print(f"  ORT fp32: SKIPPED ({reason})", file=sys.stderr)
         return runs
     exporter = exporters.get("onnx")
-    job = Job(exporter, ExportRequest("onnx", Precision.FP32, (), (), {}), folder / f"{path.stem}.onnx")
+    job = Job(exporter, ExportRequest("onnx", Precision.FP32, (), (), {}), folder / f"{ckpt.path.stem}.onnx")
     artifact = export_one(model, ckpt, job, verify=False, verify_sizes=()).artifact
     runs["ORT fp32"] = runtime.open(artifact.path, device="cpu").run
     return runs
@@ -75,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="512,1080x1920")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
-    from styleport import checkpoints
     from styleport.model import gflops, parameter_count
     from styleport.parity.command import parse_sizes
 
@@ -83,48 +85,47 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; sizes {args.sizes}; {args.repeats} repeats")
     with tempfile.TemporaryDirectory() as tmp:
         nets = load_nets(args, Path(tmp))
-        runs = {label: sessions(path, Path(tmp)) for label, path in nets}
+        runs = {label(ckpt): sessions(ckpt, Path(tmp)) for ckpt in nets}
         rng = np.random.default_rng(0)
         images = {s: rng.uniform(0, 255, (s[0], s[1], 3)).astype(np.float32) for s in sizes}
         times: dict[tuple, list[float]] = {}
         for s in sizes:  # warm-up
-            for label in runs:
-                for fn in runs[label].values():
+            for paths in runs.values():
+                for fn in paths.values():
                     fn(images[s])
         for _ in range(args.repeats):
             for s in sizes:
-                for label in runs:
-                    for name, fn in runs[label].items():
+                for width, paths in runs.items():
+                    for name, fn in paths.items():
                         t = time.perf_counter()
                         fn(images[s])
-                        times.setdefault((s, label, name), []).append(time.perf_counter() - t)
-        widest = nets[-1][0]
+                        times.setdefault((s, width, name), []).append(time.perf_counter() - t)
+        widest = label(nets[-1])
         print("\n| width | params | fp16 file | " + " | ".join(f"GFLOP {h}x{w}" for h, w in sizes) + " |")
         print("|---|---|---|" + "---|" * len(sizes))
-        for label, path in nets:
-            ckpt = checkpoints.load(path)
+        for ckpt in nets:
             model = ckpt.build("cpu")
             flops = " | ".join(f"{gflops(model, h, w):.1f}" for h, w in sizes)
-            print(f"| {label} | {parameter_count(model):,} | {path.stat().st_size / 1e6:.2f} MB | {flops} |")
+            print(f"| {label(ckpt)} | {parameter_count(model):,} | {ckpt.path.stat().st_size / 1e6:.2f} MB | {flops} |")
         print(f"\n| size | width | path | median | range | speed vs {widest} |")
         print("|---|---|---|---|---|---|")
         for s in sizes:
-            for label in runs:
-                for name in runs[label]:
-                    ts = times[(s, label, name)]
+            for width, paths in runs.items():
+                for name in paths:
+                    ts = times[(s, width, name)]
                     ratio = statistics.median(times[(s, widest, name)]) / statistics.median(ts)
                     print(
-                        f"| {s[0]}x{s[1]} | {label} | {name} | {statistics.median(ts) * 1e3:.0f} ms "
+                        f"| {s[0]}x{s[1]} | {width} | {name} | {statistics.median(ts) * 1e3:.0f} ms "
                         f"| {min(ts) * 1e3:.0f}..{max(ts) * 1e3:.0f} | {ratio:.2f}x |"
                     )
         if args.models:
             print("\n| width | steps | final total | content | style |")
             print("|---|---|---|---|---|")
-            for label, path in nets:
-                training = checkpoints.load(path).metadata.get("training", {})
+            for ckpt in nets:
+                training = ckpt.metadata.get("training", {})
                 final = training.get("final_losses", {})
                 print(
-                    f"| {label} | {training.get('steps', '?')} | {final.get('total', float('nan')):.3f} "
+                    f"| {label(ckpt)} | {training.get('steps', '?')} | {final.get('total', float('nan')):.3f} "
                     f"| {final.get('content', float('nan')):.3f} | {final.get('style', float('nan')):.3f} |"
                 )
     return 0
