@@ -18,10 +18,10 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from styleport.checkpoints import Checkpoint
+from styleport.demo.build import BUNDLED_MODELS, default_models
 from styleport.errors import UsageError
+from styleport.images import sample_photos
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-MODELS = DATA / "models"
 CELL = 256  # contact-sheet cell width (px)
 
 
@@ -36,12 +36,10 @@ class JobConfig:
 
 
 def bundled_models() -> tuple[Path, ...]:
-    return tuple(sorted(MODELS.glob("*.pth")))
+    return default_models()
 
 
 def bundled_photos() -> tuple[Path, ...]:
-    from styleport.images import sample_photos
-
     return sample_photos()
 
 
@@ -90,7 +88,7 @@ def run(config: JobConfig, say: Callable[[str], None] = print) -> int:
     models = config.models or bundled_models()
     photos = config.photos or bundled_photos()
     if not models:
-        raise UsageError(f"no models: none bundled in {MODELS} and none given")
+        raise UsageError(f"no models: none bundled in {BUNDLED_MODELS} and none given")
     out = config.out
     start = time.perf_counter()
     steps = 1 + int(config.parity) + int(config.site)
