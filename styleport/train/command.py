@@ -8,6 +8,7 @@ Precedence: explicit flags > ``--preset`` > TrainConfig defaults. Multi-GPU / mu
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -17,6 +18,14 @@ from styleport.errors import UsageError
 
 def _layers(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _weights(text: str) -> tuple[float, ...]:
+    """'0.5,1,2,2' -> (0.5, 1.0, 2.0, 2.0); each finite and >= 0 (argparse turns ValueError into a usage error)."""
+    values = tuple(float(t) for t in text.split(",") if t.strip())
+    if not values or not all(math.isfinite(v) and v >= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"'{text}': expected comma-separated finite weights >= 0")
+    return values
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--content-weight", type=float, help="default 1 (relative error)")
     g.add_argument(
         "--style-weight", type=float, help="default 1 (relative error, see losses.py); higher = stronger style"
+    )
+    g.add_argument(
+        "--style-layer-weights",
+        type=_weights,
+        metavar="W,..",
+        help="one weight per style layer (default all 1); e.g. 0.5,1,2,2 favours strokes over colour",
     )
     g.add_argument("--tv-weight", type=float, help="total-variation weight (default 0)")
     g.add_argument("--vgg-weights", metavar="PATH", help="torchvision vgg16/vgg19 .pth instead of the original VGG19")
@@ -98,6 +113,7 @@ def build_config(args: argparse.Namespace):
         "style_layers": args.style_layers,
         "content_weight": args.content_weight,
         "style_weight": args.style_weight,
+        "style_layer_weights": args.style_layer_weights,
         "tv_weight": args.tv_weight,
         "vgg_weights": args.vgg_weights,
         "precision": args.precision,

@@ -27,6 +27,7 @@ TRAJECTORY_FIELDS = (
     "style_layers",
     "content_weight",
     "style_weight",
+    "style_layer_weights",
     "tv_weight",
     "vgg_weights",
     "precision",
@@ -54,6 +55,7 @@ class TrainConfig:
     content_layers: tuple[str, ...] = ("relu2_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
     content_weight: float = 1.0
+    style_layer_weights: tuple[float, ...] = ()  # one per style layer (default: all 1)
     style_weight: float = 1.0  # both terms are relative errors (see losses.py), so 1:1 is a balanced start
     tv_weight: float = 0.0
     max_scale: float = 1.25
@@ -107,6 +109,7 @@ class TrainConfig:
             content_weight=self.content_weight,
             style_weight=self.style_weight,
             tv_weight=self.tv_weight,
+            style_layer_weights=self.style_layer_weights,
         )
 
     def data_config(self) -> DataConfig:

@@ -11,6 +11,7 @@ Resume restores weights, Adam, GradScaler, step and RNG states; the data order i
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -129,9 +130,12 @@ class Trainer:
         ts = ckpt.training_state
         if not ts:
             raise UsageError(f"{path}: has no training state to resume from (is it a final model file?)")
-        mismatched = [k for k, v in self.config.trajectory().items() if _plain(ts["trajectory"].get(k)) != _plain(v)]
+        # A field missing from an older checkpoint had its TrainConfig default then.
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        saved = {k: ts["trajectory"].get(k, defaults.get(k)) for k in self.config.trajectory()}
+        mismatched = [k for k, v in self.config.trajectory().items() if _plain(saved[k]) != _plain(v)]
         if mismatched:
-            was = ", ".join(f"{k}={ts['trajectory'].get(k)!r}" for k in mismatched)
+            was = ", ".join(f"{k}={saved[k]!r}" for k in mismatched)
             raise UsageError(f"{path}: cannot resume with different settings ({was} in the checkpoint)")
         self.net.load_state_dict({k: v.to(self.device) for k, v in ckpt.state_dict.items()})
         self.optimizer.load_state_dict(ts["optimizer"])
@@ -154,7 +158,12 @@ class Trainer:
             "loss_network": self.vgg_source if cfg.vgg_weights != "caffe" else "vgg19 (original Oxford/Caffe weights)",
             "content_layers": list(cfg.content_layers),
             "style_layers": list(cfg.style_layers),
-            "weights": {"content": cfg.content_weight, "style": cfg.style_weight, "tv": cfg.tv_weight},
+            "weights": {
+                "content": cfg.content_weight,
+                "style": cfg.style_weight,
+                "tv": cfg.tv_weight,
+                "style_layers": {n: cfg.loss_config().layer_weight(n) for n in cfg.style_layers},
+            },
             "final_losses": final_parts,
             "training_images": len(self.files),
             "command": cfg.command,

@@ -15,6 +15,7 @@ bf16/fp16 (its Grams are accumulated in fp32).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 
@@ -28,12 +29,24 @@ class LossConfig:
     content_weight: float = 1.0
     style_weight: float = 1.0
     tv_weight: float = 0.0
+    style_layer_weights: tuple[float, ...] = ()  # one per style layer; () = all 1
 
     def __post_init__(self) -> None:
         if not self.content_layers or not self.style_layers:
             raise ValueError("at least one content layer and one style layer are needed")
-        if min(self.content_weight, self.style_weight, self.tv_weight) < 0:
-            raise ValueError("loss weights must be >= 0")
+        weights = (self.content_weight, self.style_weight, self.tv_weight, *self.style_layer_weights)
+        if not all(math.isfinite(w) and w >= 0 for w in weights):
+            raise ValueError("loss weights must be finite and >= 0")
+        if self.style_layer_weights and len(self.style_layer_weights) != len(self.style_layers):
+            raise ValueError(
+                f"{len(self.style_layer_weights)} --style-layer-weights for {len(self.style_layers)} style layers"
+            )
+
+    def layer_weight(self, layer: str) -> float:
+        """The weight of one style layer's relative Gram error (1 unless --style-layer-weights says)."""
+        if not self.style_layer_weights:
+            return 1.0
+        return self.style_layer_weights[self.style_layers.index(layer)]
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -127,7 +140,7 @@ class PerceptualLoss(torch.nn.Module):
             content_targets = self.vgg(self._cast(x), cfg.content_layers)
         feats = self.vgg(self._cast(y), self.all_layers)
         content = sum(_relative_mse(feats[n], content_targets[n]) for n in cfg.content_layers)
-        style = sum(self._style_term(gram(feats[n]), n, style_ids) for n in cfg.style_layers)
+        style = sum(cfg.layer_weight(n) * self._style_term(gram(feats[n]), n, style_ids) for n in cfg.style_layers)
         tv = total_variation(y) if cfg.tv_weight > 0 else y.new_zeros((), dtype=torch.float32)
         total = cfg.content_weight * content + cfg.style_weight * style + cfg.tv_weight * tv
         return total, {"content": content.detach(), "style": style.detach(), "tv": tv.detach()}

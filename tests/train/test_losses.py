@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from styleport.train.losses import LossConfig, PerceptualLoss, gram, total_variation
@@ -79,3 +80,21 @@ def test_losses_are_relative_errors_independent_of_feature_scale():
     for key in ("content", "style"):
         assert torch.isclose(values[0][key], values[1][key], rtol=1e-3), key
     assert 0.01 < values[0]["style"] < 100 and 0.01 < values[0]["content"] < 100
+
+
+def test_style_layer_weights_scale_each_layer_term():
+    """A per-layer weight multiplies exactly that layer's relative Gram error (and is validated)."""
+    layers = ("relu1_1", "relu2_1")
+    for bad in ((1.0,), (1.0, float("nan")), (1.0, -1.0)):
+        with pytest.raises(ValueError):
+            LossConfig(style_layers=layers, style_layer_weights=bad)
+    torch.manual_seed(0)
+    style, x = torch.rand(1, 3, 24, 24) * 255, torch.rand(1, 3, 24, 24) * 255
+    per_layer = []
+    for w in ((1.0, 0.0), (0.0, 1.0), (0.5, 3.0)):
+        loss = _loss(style_layer_weights=w)
+        loss.set_styles([style])
+        per_layer.append(float(loss(x, x, torch.zeros(1, dtype=torch.long))[1]["style"]))
+    relu1, relu2 = per_layer[0], per_layer[1]
+    assert relu1 > 0 and relu2 > 0
+    assert per_layer[2] == pytest.approx(0.5 * relu1 + 3.0 * relu2, rel=1e-5)
