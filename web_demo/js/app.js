@@ -1,16 +1,18 @@
-// The page: wires the manifest, the engines and the controls together. State lives in one object;
-// every change that needs the network goes through requestRun(), which runs at most one inference
-// at a time and always finishes with the newest settings ("latest wins").
+// The page: wires the manifest, the inference worker and the controls together. State lives in one
+// object; every change that needs the network goes through requestRun(), which runs at most one
+// inference at a time and always finishes with the newest settings ("latest wins"). Inference runs
+// in js/worker.js, so the page stays responsive and a run can be stopped.
 //
-// For tests and links, the URL may preselect: ?engine=tfjs-wasm&res=256&model=ID&style=1
+// For tests and links, the URL may preselect: ?engine=tfjs-wasm&res=256&model=ID&style=1&threads=1
 
-import { ENGINES, BackendUnavailable, ModelLoadError, openSession, probeWebGpu, unavailableReason } from './engines.js';
-import { blendToImageData, decodeImageFile, drawSource, fitSize, paint, rgbFromImageData } from './imaging.js';
-import { formatBytes, loadManifest, normalise, oneHot } from './manifest.js';
+import { Cancelled, EngineWorker, PIXEL_CAPS, RunError, describeInfo, ENGINES } from './engines.js';
+import { blendToImageData, decodeImageFile, drawSource, fitSize, paint } from './imaging.js';
+import { loadManifest, oneHot } from './manifest.js';
+import { styleCredit, styleTitle } from './names.js';
+import { buildEnginePicker, buildFooter, buildMixer, buildSamples, buildStyleCards, markSelected, syncMixer } from './ui.js';
 import { Webcam } from './webcam.js';
 
 const $ = (id) => document.getElementById(id);
-const pretty = (name) => name.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase()); // great_wave -> Great wave
 const MANIFEST_URL = new URL('models.json', document.baseURI);
 const VENDOR_URL = new URL('vendor/', document.baseURI);
 const params = new URLSearchParams(location.search);
@@ -18,19 +20,21 @@ const params = new URLSearchParams(location.search);
 const state = {
   manifest: null,
   model: null, // manifest entry
+  styleIndex: 0,
   weights: [1], // style weights for the selected model, sum 1
   engineKey: params.get('engine') ?? 'ort-wasm',
+  threads: Number(params.get('threads') ?? 0) || 0, // 0 = automatic
   resolution: Number(params.get('res') ?? 512),
   strength: 1,
   source: null, // ImageBitmap or the webcam <video>
   sourceName: 'photo',
-  original: null, // (H,W,3) float32 of the last input
-  stylized: null, // (H,W,3) float32 of the last output
-  size: null, // {w, h}
-  sessions: new Map(), // `${engineKey}|${modelId}` -> session
+  generation: 0, // bumped whenever the photo or its size changes: older results are dropped
+  photo: null, // ImageData of the photo at the run size (what the engine is fed)
+  stylized: null, // (H,W,3) float32 of the last output, for `photo`
+  worker: null, // EngineWorker for state.engineKey
 };
 
-// ---------------------------------------------------------------- status and errors
+// ---------------------------------------------------------------- status, errors, badge
 function setState(name) {
   document.body.dataset.state = name;
 }
@@ -47,44 +51,110 @@ function clearError() {
   $('error').textContent = '';
 }
 
+function setStatus(text) {
+  $('status').textContent = text;
+}
+
+function engineLabel(key = state.engineKey) {
+  return ENGINES.find((e) => e.key === key)?.label ?? key;
+}
+
+function setBadge(text) {
+  $('engine-info').textContent = text;
+}
+
 function describeFailure(err) {
-  if (err instanceof BackendUnavailable) return `Backend unavailable: ${err.message.replace(/\.$/, '')}. Pick another engine.`;
-  if (err instanceof ModelLoadError) return `Model failed to load: ${err.message}`;
+  const name = err?.constructor?.name;
+  if (name === 'BackendUnavailable') return `${engineLabel()} cannot run here: ${err.message.replace(/\.$/, '')}. Pick another engine.`;
+  if (name === 'ModelLoadError') return `Model failed to load: ${err.message}`;
+  if (err instanceof RunError && err.kind === 'memory') {
+    return `${engineLabel()} could not stylize this ${sizeText()} image: ${err.message}. Choose a smaller resolution.`;
+  }
+  if (err instanceof RunError) return `${engineLabel()} failed on this image: ${err.message}`;
   return String(err?.message ?? err);
 }
 
-// ---------------------------------------------------------------- running the network
-async function getSession() {
-  const key = `${state.engineKey}|${state.model.id}`;
-  if (!state.sessions.has(key)) {
-    $('engine-info').textContent = `Loading ${state.model.title}…`;
-    state.sessions.set(key, openSession(state.engineKey, state.model, MANIFEST_URL, VENDOR_URL));
-  }
-  try {
-    return await state.sessions.get(key);
-  } catch (err) {
-    state.sessions.delete(key);
-    throw err;
-  }
+function sizeText() {
+  return state.photo ? `${state.photo.width}×${state.photo.height}` : '';
 }
 
-async function runOnce() {
-  if (!state.source || !state.model) return;
+function onProgress(msg) {
+  const bar = $('progress');
+  bar.hidden = false;
+  if (msg.total) {
+    bar.max = msg.total;
+    bar.value = msg.loaded;
+  } else {
+    bar.removeAttribute('value'); // indeterminate
+  }
+  const mb = (n) => (n / 1e6).toFixed(1);
+  const amount = msg.total > 1 ? ` ${mb(msg.loaded)} / ${mb(msg.total)} MB` : msg.total === 1 ? ` ${Math.round(msg.loaded * 100)}%` : '';
+  setStatus(`Downloading ${msg.what}…${amount}`);
+}
+
+// ---------------------------------------------------------------- the photo on the stage
+/** Draw the current source at the run size right away (before any stylization); returns its ImageData. */
+function showPhoto() {
   const src = state.source;
   const srcW = src.videoWidth || src.width;
   const srcH = src.videoHeight || src.height;
   const { w, h } = fitSize(srcW, srcH, state.resolution);
-  const input = rgbFromImageData(drawSource(src, w, h, $('original'))); // RGBA canvas -> (H,W,3) f32
-  const session = await getSession();
-  const { data, ms } = await session.run(input, h, w, state.weights);
-  state.original = input;
+  const cap = PIXEL_CAPS[state.engineKey] ?? Infinity;
+  if (w * h > cap) {
+    const side = Math.floor(Math.sqrt((cap * Math.max(w, h)) / Math.min(w, h)));
+    const mp = (n) => (n / 1e6).toFixed(1);
+    throw new RangeError(
+      `This photo is ${w}×${h} (${mp(w * h)} megapixels) at the chosen resolution; ${engineLabel()} handles at most ` +
+        `${mp(cap)} megapixels in this browser. Choose a resolution of ${side} px or less.`,
+    );
+  }
+  const photo = drawSource(src, w, h, $('original'));
+  state.photo = photo;
+  $('stage').classList.add('has-image');
+  $('size').textContent = `${w}×${h}`;
+  return photo;
+}
+
+function render() {
+  const has = Boolean(state.stylized && state.photo);
+  $('stage').classList.toggle('has-result', has);
+  $('download').disabled = !has;
+  if (!has) return;
+  paint($('result'), blendToImageData(state.stylized, state.photo, state.strength));
+  const style = state.model.styles[state.styleIndex];
+  const what = state.model.num_styles > 1 && state.weights.filter((v) => v > 0).length > 1 ? 'a mix of styles' : `the style of ${styleCredit(style).split(' — License')[0]}`;
+  $('result').setAttribute('aria-label', `Stylized photo: ${state.sourceName} in ${what}`);
+}
+
+function dropResult() {
+  state.stylized = null;
+  render();
+}
+
+// ---------------------------------------------------------------- running the network
+function worker() {
+  if (!state.worker) state.worker = new EngineWorker(state.engineKey, VENDOR_URL, state.threads, onProgress);
+  return state.worker;
+}
+
+async function runOnce() {
+  if (!state.source || !state.model) return;
+  const generation = state.generation;
+  const live = state.source instanceof HTMLVideoElement;
+  const photo = live ? showPhoto() : state.photo ?? showPhoto();
+  const engine = worker();
+  if (!engine.info) setBadge(`Loading ${engineLabel()}…`);
+  const model = state.model;
+  const info = await engine.open(model, new URL(model.files[engine.engine.format].path, MANIFEST_URL).href);
+  $('progress').hidden = true;
+  setBadge(`Running: ${describeInfo(info)} · ${info.isolated ? 'cross-origin isolated' : 'not isolated'}`);
+  setStatus(live ? '' : `Stylizing ${photo.width}×${photo.height} with ${styleTitle(model.styles[state.styleIndex])}…`);
+  const { data, ms } = await engine.run(model, photo, state.weights);
+  if (generation !== state.generation || photo !== state.photo) return; // the photo changed meanwhile
   state.stylized = data;
-  state.size = { w, h };
   render();
   $('latency').textContent = `${ms.toFixed(0)} ms / frame`;
-  $('size').textContent = `${w}×${h}`;
-  const isolated = self.crossOriginIsolated ? 'cross-origin isolated' : 'not isolated';
-  $('engine-info').textContent = `Running: ${session.describe()} · ${isolated}`;
+  setStatus('');
   document.body.dataset.runs = String(Number(document.body.dataset.runs) + 1);
 }
 
@@ -98,7 +168,10 @@ async function requestRun() {
     return;
   }
   busy = true;
+  let restart = false;
   setState('running');
+  $('cancel').hidden = false;
+  $('stage').setAttribute('aria-busy', 'true');
   try {
     do {
       pending = false;
@@ -107,31 +180,58 @@ async function requestRun() {
     clearError();
     setState('done');
   } catch (err) {
-    console.warn(err);
-    showError(describeFailure(err));
+    $('progress').hidden = true;
+    setStatus('');
+    if (err instanceof Cancelled && err.message === 'engine changed') {
+      restart = true; // changeEngine() queued a run with the new engine
+    } else if (err instanceof Cancelled) {
+      pending = false;
+      setStatus('Stopped. Pick a smaller resolution or another engine, then choose a photo or style to run again.');
+      setBadge(`${engineLabel()}: stopped`);
+      setState('stopped');
+    } else {
+      console.warn(err);
+      if (!(err instanceof RangeError)) setBadge(`${engineLabel()}: not running`);
+      showError(describeFailure(err));
+    }
+    if (webcam.running) stopWebcam();
   } finally {
     busy = false;
+    $('cancel').hidden = true;
+    $('stage').removeAttribute('aria-busy');
+    if (restart) requestRun();
   }
 }
 
-function render() {
-  if (!state.stylized) return;
-  const { w, h } = state.size;
-  paint($('result'), blendToImageData(state.stylized, state.original, state.strength, w, h));
-  $('stage').classList.add('has-image');
+/** A new photo or size: show it now, drop the old result, then stylize. */
+function newPhoto() {
+  state.generation += 1;
+  dropResult();
+  clearError();
+  try {
+    showPhoto();
+  } catch (err) {
+    state.photo = null;
+    $('stage').classList.remove('has-image');
+    showError(err.message);
+    return;
+  }
+  requestRun();
 }
 
 // ---------------------------------------------------------------- inputs
 async function useFile(file) {
+  let bitmap;
   try {
-    const bitmap = await decodeImageFile(file);
-    stopWebcam();
-    state.source = bitmap;
-    state.sourceName = file.name.replace(/\.[^.]+$/, '') || 'photo';
-    await requestRun();
+    bitmap = await decodeImageFile(file);
   } catch (err) {
     showError(err.message);
+    return;
   }
+  stopWebcam();
+  state.source = bitmap;
+  state.sourceName = file.name.replace(/\.[^.]+$/, '') || 'photo';
+  newPhoto();
 }
 
 async function useUrl(url, name) {
@@ -157,11 +257,11 @@ async function toggleWebcam() {
     stopWebcam();
     if (photoBeforeWebcam) {
       state.source = photoBeforeWebcam;
-      await requestRun();
+      newPhoto();
     }
     return;
   }
-  photoBeforeWebcam = state.source;
+  photoBeforeWebcam = state.source instanceof HTMLVideoElement ? null : state.source;
   try {
     await webcam.start();
     $('webcam-toggle').textContent = 'Stop webcam';
@@ -189,127 +289,40 @@ function download() {
   }, 'image/png');
 }
 
+function cancelRun() {
+  state.worker?.cancel(); // the worker is terminated; a fresh one loads on the next run
+}
+
 // ---------------------------------------------------------------- controls
 function selectStyle(model, index) {
   const changedModel = state.model?.id !== model.id;
   state.model = model;
+  state.styleIndex = index;
   state.weights = oneHot(model.num_styles, index);
-  for (const card of document.querySelectorAll('.style-card')) {
-    card.setAttribute('aria-pressed', String(card.dataset.model === model.id && Number(card.dataset.style) === index));
-  }
-  const style = model.styles[index];
-  $('credit').textContent = [pretty(style.name), style.source, style.license].filter(Boolean).join(' · ');
-  if (changedModel) buildMixer();
-  syncMixer();
+  markSelected(model.id, index);
+  $('credit').textContent = styleCredit(model.styles[index]);
+  if (changedModel) buildMixer(model, onMix);
+  syncMixer(state.weights);
   requestRun();
 }
 
-function buildStyleCards() {
-  const box = $('styles');
-  box.replaceChildren();
-  for (const model of state.manifest.models) {
-    model.styles.forEach((style, index) => {
-      const card = document.createElement('button');
-      card.className = 'style-card';
-      card.type = 'button';
-      card.dataset.model = model.id;
-      card.dataset.style = String(index);
-      card.title = [style.name, style.source, style.license].filter(Boolean).join('\n');
-      const img = document.createElement('img');
-      img.src = new URL(style.thumbnail, MANIFEST_URL).href;
-      img.alt = style.name;
-      img.loading = 'lazy';
-      const name = document.createElement('span');
-      name.className = 'name';
-      name.textContent = pretty(style.name);
-      const license = document.createElement('span');
-      license.className = 'license';
-      license.textContent = style.license || 'license unknown';
-      card.append(img, name, license);
-      card.addEventListener('click', () => selectStyle(model, index));
-      box.append(card);
-    });
-  }
+function onMix(weights, text) {
+  state.weights = weights;
+  markSelected(null, -1);
+  $('credit').textContent = text;
+  requestRun();
 }
 
-function buildMixer() {
-  const model = state.model;
-  $('mix').hidden = model.num_styles < 2;
-  const box = $('mix-sliders');
-  box.replaceChildren();
-  model.styles.forEach((style, index) => {
-    const label = document.createElement('label');
-    label.textContent = pretty(style.name);
-    const slider = document.createElement('input');
-    slider.type = 'range';
-    slider.min = '0';
-    slider.max = '100';
-    slider.dataset.index = String(index);
-    slider.addEventListener('input', () => {
-      const raw = [...box.querySelectorAll('input')].map((s) => Number(s.value));
-      state.weights = normalise(raw);
-      for (const card of document.querySelectorAll('.style-card')) card.setAttribute('aria-pressed', 'false');
-      $('credit').textContent = `Mix: ${model.styles.map((s, i) => `${pretty(s.name)} ${Math.round(state.weights[i] * 100)}%`).join(', ')}`;
-      requestRun();
-    });
-    label.append(slider);
-    box.append(label);
-  });
+function changeEngine(key) {
+  state.worker?.terminate();
+  state.worker = null;
+  state.engineKey = key;
+  newPhotoIfAny();
 }
 
-function syncMixer() {
-  $('mix-sliders').querySelectorAll('input').forEach((s, i) => {
-    s.value = String(Math.round(state.weights[i] * 100));
-  });
-}
-
-function buildEnginePicker() {
-  const select = $('engine');
-  select.replaceChildren();
-  const formats = new Set(state.manifest.models.flatMap((m) => Object.keys(m.files ?? {})));
-  for (const engine of ENGINES) {
-    const option = document.createElement('option');
-    option.value = engine.key;
-    const reason = !formats.has(engine.format) ? `no ${engine.format} files in this build` : unavailableReason(engine);
-    option.textContent = reason ? `${engine.label} (unavailable)` : engine.label;
-    option.disabled = Boolean(reason);
-    option.title = reason ?? '';
-    select.append(option);
-  }
-  select.value = state.engineKey;
-  probeWebGpu().then((reason) => {
-    if (!reason) return;
-    for (const option of select.options) {
-      if (option.value.endsWith('webgpu') && !option.disabled) {
-        option.disabled = true;
-        option.textContent += ' (unavailable)';
-        option.title = reason;
-      }
-    }
-  });
-  select.addEventListener('change', async () => {
-    state.engineKey = select.value;
-    const old = [...state.sessions.values()];
-    state.sessions.clear();
-    for (const p of old) p.then((s) => s.release()).catch(() => {});
-    await requestRun();
-  });
-}
-
-function buildSamples() {
-  const box = $('samples');
-  for (const sample of state.manifest.samples ?? []) {
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'sample';
-    button.title = [sample.credit, sample.license].filter(Boolean).join(' · ');
-    const img = document.createElement('img');
-    img.src = new URL(sample.path, MANIFEST_URL).href;
-    img.alt = sample.name;
-    button.append(img);
-    button.addEventListener('click', () => useUrl(img.src, sample.name).catch((e) => showError(e.message)));
-    box.append(button);
-  }
+function newPhotoIfAny() {
+  if (state.source && !(state.source instanceof HTMLVideoElement)) newPhoto();
+  else requestRun();
 }
 
 function wireControls() {
@@ -348,10 +361,11 @@ function wireControls() {
   }
   resolution.addEventListener('change', () => {
     state.resolution = Number(resolution.value);
-    requestRun();
+    newPhotoIfAny();
   });
   $('webcam-toggle').addEventListener('click', toggleWebcam);
   $('download').addEventListener('click', download);
+  $('cancel').addEventListener('click', cancelRun);
 }
 
 // ---------------------------------------------------------------- start
@@ -361,26 +375,24 @@ async function main() {
   try {
     state.manifest = await loadManifest(MANIFEST_URL);
   } catch (err) {
+    setBadge('No models');
     showError(err.message);
     return;
   }
-  buildStyleCards();
-  buildEnginePicker();
-  buildSamples();
+  buildStyleCards(state.manifest, MANIFEST_URL, selectStyle);
+  buildEnginePicker(state.manifest, state.engineKey, changeEngine);
+  buildSamples(state.manifest, MANIFEST_URL, (url, name) => useUrl(url, name).catch((e) => showError(e.message)));
+  buildFooter(state.manifest);
   const model = state.manifest.models.find((m) => m.id === params.get('model')) ?? state.manifest.models[0];
   const styleIndex = Math.min(Number(params.get('style') ?? 0), model.num_styles - 1);
-  state.model = model;
-  buildMixer();
-  selectStyle(model, styleIndex);
-  const sizes = state.manifest.models.map((m) => {
-    const files = Object.entries(m.files).map(([fmt, f]) => `${fmt === 'onnx' ? 'ONNX' : 'TF.js'} ${f.precision} ${formatBytes(f.bytes)}`);
-    return `${m.title}: ${files.join(', ')}`;
-  });
-  $('footer-models').textContent = sizes.join(' · ');
+  setBadge(`${engineLabel()} · loads with the first photo`);
   const first = state.manifest.samples?.[0];
   if (first && params.get('sample') !== '0') {
+    // Show the sample photo at once; the engine downloads while it is on screen.
     await useUrl(new URL(first.path, MANIFEST_URL).href, first.name).catch((e) => showError(e.message));
+    selectStyle(model, styleIndex);
   } else {
+    selectStyle(model, styleIndex);
     setState('ready');
   }
 }

@@ -1,14 +1,13 @@
-// The two engines that run exported files in the browser, behind one small interface:
+// The engines that run exported files in the browser, on the page's side of the inference worker:
 //
-//   const session = await openSession(engineKey, model, baseUrl);
-//   const { data, ms } = await session.run(hwc, h, w, styleWeights);  // (H,W,3) f32 -> (H,W,3) f32
-//   session.describe()  // what actually runs: library, version, backend, threads
+//   const worker = new EngineWorker(engineKey, vendorUrl, threads, onProgress);
+//   const info = await worker.open(model, modelUrl);        // loads the library (once) and the model
+//   const { data, ms } = await worker.run(model, imageData, weights);  // RGBA pixels -> (H,W,3) f32
+//   worker.cancel();                                         // terminates the worker: a run stops now
 //
-// ONNX files run in onnxruntime-web (wasm or WebGPU), TF.js graph models in @tensorflow/tfjs
-// (wasm, WebGL or WebGPU). Libraries are loaded lazily from vendor/ (copied from npm by
-// `styleport demo build`), so the page fetches only what the chosen engine needs.
-
-import { hwcToNchw, nchwToHwc } from './imaging.js';
+// ONNX files run in onnxruntime-web (wasm or WebGPU), TF.js graph models in @tensorflow/tfjs (wasm,
+// WebGL or WebGPU), all inside js/worker.js so the page never freezes. Libraries are loaded lazily
+// from vendor/ (copied from npm by `styleport demo build`).
 
 /** Engine/backend choices shown in the picker, in order of preference. */
 export const ENGINES = [
@@ -19,19 +18,45 @@ export const ENGINES = [
   { key: 'tfjs-webgpu', format: 'tfjs', label: 'TF.js · WebGPU', backend: 'webgpu' },
 ];
 
+/**
+ * Largest input (pixels, after the resolution choice) each engine is allowed to run. Measured with the
+ * bundled width-0.5 networks in headless Chromium on a 2-core machine (web_demo/MANIFEST.md, "Limits"):
+ * wasm engines address at most 4 GB, and a 6000x4000 photo exhausted ORT's heap (std::bad_alloc).
+ */
+export const PIXEL_CAPS = {
+  'ort-wasm': 4_200_000,
+  'ort-webgpu': 4_200_000,
+  'tfjs-wasm': 4_200_000,
+  'tfjs-webgl': 4_200_000,
+  'tfjs-webgpu': 4_200_000,
+};
+
 /** A backend this browser cannot run (the message says why). */
 export class BackendUnavailable extends Error {}
 
-/** A model file that could not be fetched or parsed. */
+/** A model or library that could not be fetched or parsed. */
 export class ModelLoadError extends Error {}
+
+/** The engine failed while running (out of memory, texture too large...). */
+export class RunError extends Error {
+  constructor(message, kind) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/** The user stopped the run (the worker was terminated). */
+export class Cancelled extends Error {}
 
 /** Reason the engine cannot run in this browser, or null. Cheap checks only (no downloads). */
 export function unavailableReason(engine) {
+  if (typeof Worker !== 'function') return 'this browser cannot run Web Workers';
   if (engine.backend === 'webgpu' && !('gpu' in navigator)) {
     return 'WebGPU is not available in this browser (needs a recent Chrome/Edge, or Safari 26+)';
   }
   if (engine.backend === 'webgl') {
-    const probe = document.createElement('canvas');
+    if (typeof OffscreenCanvas !== 'function') return 'this browser cannot use WebGL inside a worker (no OffscreenCanvas)';
+    const probe = new OffscreenCanvas(1, 1);
     if (!(probe.getContext('webgl2') || probe.getContext('webgl'))) return 'WebGL is not available in this browser';
   }
   if (typeof WebAssembly !== 'object') return 'WebAssembly is not available in this browser';
@@ -49,180 +74,127 @@ export async function probeWebGpu() {
   }
 }
 
-function wasmThreads() {
-  // Threads need SharedArrayBuffer, which browsers only grant to cross-origin-isolated pages.
-  return self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+/** Threads for the wasm engines: all cores (up to 4) on cross-origin-isolated pages, else 1. */
+export function wasmThreads(requested) {
+  if (!self.crossOriginIsolated) return 1; // threads need SharedArrayBuffer
+  const cores = navigator.hardwareConcurrency || 1;
+  return Math.max(1, Math.min(requested || cores, 4));
 }
 
-// ---------------------------------------------------------------- onnxruntime-web
-const ortModules = {};
+/** One line saying what actually runs, from what the library reported inside the worker. */
+export function describeInfo(info) {
+  let text = `${info.library} ${info.version} · ${info.backend}`;
+  if (info.threads) text += `, ${info.threads} thread${info.threads > 1 ? 's' : ''}`;
+  if (info.software) text += ` (software-emulated GPU: ${info.renderer.split('(')[0].trim()}; very slow)`;
+  return text;
+}
 
-async function loadOrt(backend, vendorUrl) {
-  const file = backend === 'webgpu' ? 'ort.webgpu.min.mjs' : 'ort.wasm.min.mjs';
-  if (!ortModules[file]) {
-    ortModules[file] = import(new URL(`ort/${file}`, vendorUrl).href).then((ort) => {
-      ort.env.wasm.wasmPaths = new URL('ort/', vendorUrl).href;
-      ort.env.wasm.numThreads = wasmThreads();
-      ort.env.logLevel = 'error';
-      return ort;
+export class EngineWorker {
+  constructor(key, vendorUrl, threads, onProgress) {
+    this.engine = ENGINES.find((e) => e.key === key);
+    if (!this.engine) throw new BackendUnavailable(`unknown engine "${key}"`);
+    this.vendorUrl = vendorUrl;
+    this.threads = this.engine.backend === 'wasm' ? wasmThreads(threads) : 1;
+    this.onProgress = onProgress;
+    this.worker = null;
+    this.pending = new Map(); // id -> {resolve, reject}
+    this.nextId = 1;
+    this.ready = null; // promise of the init answer
+    this.opened = new Map(); // model id -> promise
+    this.info = null;
+  }
+
+  start() {
+    if (this.worker) return;
+    const reason = unavailableReason(this.engine);
+    if (reason) throw new BackendUnavailable(reason);
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { name: 'styleport-inference' });
+    this.worker.onmessage = (event) => this.receive(event.data);
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      this.failAll(new ModelLoadError(`the inference worker failed (${event.message || 'script error'})`));
+    };
+    this.ready = this.request({ op: 'init', engine: this.engine, vendorUrl: String(this.vendorUrl), threads: this.threads }).then(
+      (answer) => {
+        this.info = answer.info;
+        return answer.info;
+      },
+    );
+  }
+
+  request(message, transfer = []) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...message, id }, transfer);
     });
   }
-  return ortModules[file];
-}
 
-class OrtSession {
-  constructor(ort, session, engine, model) {
-    this.ort = ort;
-    this.session = session;
-    this.engine = engine;
-    const io = model.contract?.onnx ?? {};
-    this.imageName = io.image ?? session.inputNames[0];
-    this.weightsName = model.num_styles > 1 ? io.style_weights ?? session.inputNames[1] : null;
-    this.outputName = io.output ?? session.outputNames[0];
-  }
-
-  async run(hwc, h, w, styleWeights) {
-    const { Tensor } = this.ort;
-    const feeds = { [this.imageName]: new Tensor('float32', hwcToNchw(hwc, h, w), [1, 3, h, w]) }; // (H,W,3) -> (1,3,H,W)
-    if (this.weightsName) feeds[this.weightsName] = new Tensor('float32', Float32Array.from(styleWeights), [1, styleWeights.length]);
-    const t0 = performance.now();
-    const results = await this.session.run(feeds);
-    const out = results[this.outputName];
-    const planar = await out.getData();
-    const ms = performance.now() - t0;
-    out.dispose?.();
-    return { data: nchwToHwc(planar, h, w), ms }; // (1,3,H,W) -> (H,W,3)
-  }
-
-  describe() {
-    const threads = this.engine.backend === 'wasm' ? `, ${this.ort.env.wasm.numThreads} thread(s)` : '';
-    return `onnxruntime-web ${this.ort.env.versions?.web ?? ''} · ${this.engine.backend}${threads}`;
-  }
-
-  async release() {
-    await this.session.release();
-  }
-}
-
-async function openOrt(engine, model, modelUrl, vendorUrl) {
-  const ort = await loadOrt(engine.backend, vendorUrl);
-  let session;
-  try {
-    session = await ort.InferenceSession.create(modelUrl, {
-      executionProviders: [engine.backend],
-      graphOptimizationLevel: 'all',
-    });
-  } catch (err) {
-    const text = String(err?.message ?? err);
-    if (engine.backend === 'webgpu' && /webgpu|adapter|gpu/i.test(text)) {
-      throw new BackendUnavailable(`ONNX Runtime could not start WebGPU here (${text.split('\n')[0]})`);
+  receive(msg) {
+    if (msg.op === 'progress') {
+      this.onProgress?.(msg);
+      return;
     }
-    throw new ModelLoadError(`ONNX Runtime could not load ${modelUrl} (${text.split('\n')[0]})`);
-  }
-  return new OrtSession(ort, session, engine, model);
-}
-
-// ---------------------------------------------------------------- TF.js
-let tfReady = null;
-
-function loadScript(src) {
-  return new Promise((resolve, reject) => {
-    const el = document.createElement('script');
-    el.src = src;
-    el.onload = resolve;
-    el.onerror = () => reject(new ModelLoadError(`could not load ${src}`));
-    document.head.append(el);
-  });
-}
-
-async function loadTf(vendorUrl) {
-  if (!tfReady) {
-    tfReady = (async () => {
-      await loadScript(new URL('tfjs/tf.min.js', vendorUrl).href);
-      await loadScript(new URL('tfjs/tf-backend-wasm.min.js', vendorUrl).href);
-      if ('gpu' in navigator) await loadScript(new URL('tfjs/tf-backend-webgpu.min.js', vendorUrl).href);
-      const tf = self.tf;
-      tf.wasm.setWasmPaths(new URL('tfjs/', vendorUrl).href);
-      tf.wasm.setThreadsCount(wasmThreads()); // its default is half the cores
-      tf.env().set('WEBGL_PACK', true);
-      return tf;
-    })();
-  }
-  return tfReady;
-}
-
-class TfjsSession {
-  constructor(tf, graph, engine, model) {
-    this.tf = tf;
-    this.graph = graph;
-    this.engine = engine;
-    const io = model.contract?.tfjs ?? {};
-    const inputs = graph.inputs.map((t) => t.name);
-    this.imageName = io.image ?? graph.inputs.find((t) => t.shape?.length === 4)?.name ?? inputs[0];
-    this.weightsName = model.num_styles > 1 ? io.style_weights ?? inputs.find((n) => n !== this.imageName) : null;
-    this.outputName = io.output ?? graph.outputs[0].name;
-  }
-
-  async run(hwc, h, w, styleWeights) {
-    const tf = this.tf;
-    const t0 = performance.now();
-    const out = tf.tidy(() => {
-      const feeds = { [this.imageName]: tf.tensor4d(hwc, [1, h, w, 3]) }; // (H,W,3) -> (1,H,W,3)
-      if (this.weightsName) feeds[this.weightsName] = tf.tensor2d(Float32Array.from(styleWeights), [1, styleWeights.length]);
-      return this.graph.execute(feeds, this.outputName);
-    });
-    const data = await out.data(); // (1,H,W,3) -> (H,W,3), already interleaved
-    out.dispose();
-    return { data, ms: performance.now() - t0 };
-  }
-
-  describe() {
-    const tf = this.tf;
-    let threads = '';
-    if (tf.getBackend() === 'wasm') {
-      threads = `, ${tf.wasm.getThreadsCount()} thread(s)`;
+    const waiter = this.pending.get(msg.id);
+    if (!waiter) return;
+    this.pending.delete(msg.id);
+    if (msg.op === 'ok') {
+      waiter.resolve(msg);
+      return;
     }
-    return `TF.js ${tf.version.tfjs} · ${tf.getBackend()}${threads}`;
+    const Kind = msg.kind === 'unavailable' ? BackendUnavailable : msg.kind === 'load' ? ModelLoadError : RunError;
+    waiter.reject(Kind === RunError ? new RunError(msg.message, msg.kind) : new Kind(msg.message));
   }
 
-  async release() {
-    this.graph.dispose();
+  failAll(err) {
+    for (const waiter of this.pending.values()) waiter.reject(err);
+    this.pending.clear();
+    this.reset();
   }
-}
 
-async function openTfjs(engine, model, modelUrl, vendorUrl) {
-  const tf = await loadTf(vendorUrl);
-  if (engine.backend === 'webgpu' && !tf.findBackendFactory('webgpu')) {
-    throw new BackendUnavailable('TF.js WebGPU backend is not available in this browser');
+  reset() {
+    this.worker?.terminate();
+    this.worker = null;
+    this.ready = null;
+    this.opened.clear();
   }
-  let ok = false;
-  try {
-    ok = await tf.setBackend(engine.backend);
-    await tf.ready();
-  } catch (err) {
-    ok = false;
-  }
-  if (!ok || tf.getBackend() !== engine.backend) {
-    throw new BackendUnavailable(`TF.js could not start its ${engine.backend} backend in this browser`);
-  }
-  try {
-    return new TfjsSession(tf, await tf.loadGraphModel(modelUrl), engine, model);
-  } catch (err) {
-    throw new ModelLoadError(`TF.js could not load ${modelUrl} (${String(err?.message ?? err).split('\n')[0]})`);
-  }
-}
 
-// ---------------------------------------------------------------- entry point
-/** Open `model` (a manifest entry) with the engine `key`; baseUrl = the manifest's URL. */
-export async function openSession(key, model, baseUrl, vendorUrl) {
-  const engine = ENGINES.find((e) => e.key === key);
-  if (!engine) throw new BackendUnavailable(`unknown engine "${key}"`);
-  const reason = unavailableReason(engine);
-  if (reason) throw new BackendUnavailable(reason);
-  const file = model.files?.[engine.format];
-  if (!file) throw new ModelLoadError(`model "${model.title}" has no ${engine.format} file in the manifest`);
-  const modelUrl = new URL(file.path, baseUrl).href;
-  return engine.format === 'onnx'
-    ? openOrt(engine, model, modelUrl, vendorUrl)
-    : openTfjs(engine, model, modelUrl, vendorUrl);
+  /** Load the library (once) and `model`; resolves to what runs. */
+  async open(model, modelUrl) {
+    this.start();
+    await this.ready;
+    if (!this.opened.has(model.id)) {
+      const opening = this.request({
+        op: 'open',
+        key: model.id,
+        url: modelUrl,
+        contract: model.contract,
+        numStyles: model.num_styles,
+      });
+      this.opened.set(model.id, opening);
+      opening.catch(() => this.opened.delete(model.id));
+    }
+    await this.opened.get(model.id);
+    return this.info;
+  }
+
+  /** Stylize an ImageData; resolves to {data: (H,W,3) float32, ms}. Its pixel buffer is copied. */
+  async run(model, imageData, weights) {
+    const rgba = imageData.data.slice().buffer; // the page keeps its copy for the before/after view
+    const answer = await this.request(
+      { op: 'run', key: model.id, rgba, h: imageData.height, w: imageData.width, weights },
+      [rgba],
+    );
+    return { data: answer.data, ms: answer.ms };
+  }
+
+  /** Stop whatever runs now: the worker is terminated (a fresh one starts on the next request). */
+  cancel() {
+    if (!this.worker) return;
+    this.failAll(new Cancelled('stopped'));
+  }
+
+  terminate() {
+    this.failAll(new Cancelled('engine changed'));
+  }
 }

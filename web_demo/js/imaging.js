@@ -1,6 +1,6 @@
-// Pixels in and out of the network. Every model in the manifest takes RGB float32 0..255 and
-// returns RGB float32 0..255 of the same size; this module converts between canvases and the
-// interleaved (H,W,3) Float32Array that both engines exchange with the page.
+// Pixels on the page's side. The photo is drawn on a canvas at the chosen size and its RGBA bytes go
+// to the inference worker (js/worker.js converts them to the engine's layout); the worker answers
+// with an interleaved (H,W,3) Float32Array in 0..255 that is blended with the photo here.
 
 /** Scale (w, h) so the longer side is at most maxSide (never upscales). maxSide 0 = keep. */
 export function fitSize(w, h, maxSide) {
@@ -16,63 +16,27 @@ export function drawSource(source, w, h, canvas) {
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = 'high';
+  ctx.clearRect(0, 0, w, h);
   ctx.drawImage(source, 0, 0, w, h);
   return ctx.getImageData(0, 0, w, h);
 }
 
-/** ImageData RGBA uint8 -> (H,W,3) float32 RGB 0..255 (alpha dropped). */
-export function rgbFromImageData(imageData) {
-  const { data, width, height } = imageData;
-  const n = width * height;
-  const out = new Float32Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    // (H,W,4) -> (H,W,3)
-    out[i * 3] = data[i * 4];
-    out[i * 3 + 1] = data[i * 4 + 1];
-    out[i * 3 + 2] = data[i * 4 + 2];
-  }
-  return out;
-}
-
-/** (H,W,3) interleaved -> (1,3,H,W) planar, for ONNX's NCHW input. */
-export function hwcToNchw(hwc, h, w) {
-  const n = h * w;
-  const out = new Float32Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    out[i] = hwc[i * 3];
-    out[n + i] = hwc[i * 3 + 1];
-    out[2 * n + i] = hwc[i * 3 + 2];
-  }
-  return out;
-}
-
-/** (1,3,H,W) planar -> (H,W,3) interleaved, for ONNX's NCHW output. */
-export function nchwToHwc(nchw, h, w) {
-  const n = h * w;
-  const out = new Float32Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    out[i * 3] = nchw[i];
-    out[i * 3 + 1] = nchw[n + i];
-    out[i * 3 + 2] = nchw[2 * n + i];
-  }
-  return out;
-}
-
 /**
  * Mix the stylized and the original pixels: strength 1 = pure network output, 0 = the photo.
- * (H,W,3) float32 x2 -> ImageData RGBA uint8 (rounded, clamped, opaque).
+ * (H,W,3) float32 + the photo's RGBA ImageData -> ImageData RGBA uint8 (rounded, clamped). The photo's
+ * alpha is put back, as the CLI does: transparent areas of a PNG stay transparent.
  */
-export function blendToImageData(stylized, original, strength, w, h) {
+export function blendToImageData(stylized, original, strength) {
+  const { width: w, height: h, data: photo } = original;
   const image = new ImageData(w, h);
   const px = image.data;
   const s = Math.min(1, Math.max(0, strength));
   const n = w * h;
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < 3; c++) {
-      const v = s * stylized[i * 3 + c] + (1 - s) * original[i * 3 + c];
-      px[i * 4 + c] = v; // Uint8ClampedArray rounds half to even and clamps to 0..255
+      px[i * 4 + c] = s * stylized[i * 3 + c] + (1 - s) * photo[i * 4 + c]; // clamped, rounded half to even
     }
-    px[i * 4 + 3] = 255;
+    px[i * 4 + 3] = photo[i * 4 + 3];
   }
   return image;
 }
