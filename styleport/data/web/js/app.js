@@ -6,7 +6,7 @@
 // For tests and links, the URL may preselect: ?engine=tfjs-wasm&res=256&model=ID&style=1&threads=1
 
 import { Cancelled, EngineWorker, PIXEL_CAPS, RunError, describeInfo, ENGINES } from './engines.js';
-import { blendToImageData, decodeImageFile, drawSource, fitSize, paint } from './imaging.js';
+import { blendToImageData, decodeImageFile, drawBitmap, fitSize, paint } from './imaging.js';
 import { loadManifest, oneHot } from './manifest.js';
 import { styleCredit, styleTitle } from './names.js';
 import { buildEnginePicker, buildFooter, buildMixer, buildSamples, buildStyleCards, markSelected, syncMixer } from './ui.js';
@@ -29,8 +29,10 @@ const state = {
   source: null, // ImageBitmap or the webcam <video>
   sourceName: 'photo',
   generation: 0, // bumped whenever the photo or its size changes: older results are dropped
-  photo: null, // ImageData of the photo at the run size (what the engine is fed)
+  frame: null, // {bitmap, w, h}: the photo at the run size, as shown and as fed to the engine
+  photo: null, // ImageData the engine was fed (from the worker), for strength blending
   stylized: null, // (H,W,3) float32 of the last output, for `photo`
+  rgba: null, // the output as RGBA bytes at strength 1 (made in the worker)
   worker: null, // EngineWorker for state.engineKey
 };
 
@@ -75,7 +77,7 @@ function describeFailure(err) {
 }
 
 function sizeText() {
-  return state.photo ? `${state.photo.width}×${state.photo.height}` : '';
+  return state.frame ? `${state.frame.w}×${state.frame.h}` : '';
 }
 
 function onProgress(msg) {
@@ -93,8 +95,8 @@ function onProgress(msg) {
 }
 
 // ---------------------------------------------------------------- the photo on the stage
-/** Draw the current source at the run size right away (before any stylization); returns its ImageData. */
-function showPhoto() {
+/** Check the size, scale the current source to the run size off the main thread and show it at once. */
+async function showPhoto() {
   const src = state.source;
   const srcW = src.videoWidth || src.width;
   const srcH = src.videoHeight || src.height;
@@ -108,11 +110,13 @@ function showPhoto() {
         `${mp(cap)} megapixels in this browser. Choose a resolution of ${side} px or less.`,
     );
   }
-  const photo = drawSource(src, w, h, $('original'));
-  state.photo = photo;
+  const bitmap = await createImageBitmap(src, { resizeWidth: w, resizeHeight: h, resizeQuality: 'high' });
+  state.frame?.bitmap.close();
+  state.frame = { bitmap, w, h };
+  drawBitmap($('original'), bitmap);
   $('stage').classList.add('has-image');
   $('size').textContent = `${w}×${h}`;
-  return photo;
+  return state.frame;
 }
 
 function render() {
@@ -120,7 +124,9 @@ function render() {
   $('stage').classList.toggle('has-result', has);
   $('download').disabled = !has;
   if (!has) return;
-  paint($('result'), blendToImageData(state.stylized, state.photo, state.strength));
+  const { width: w, height: h } = state.photo;
+  const full = state.strength >= 1; // the worker already made these bytes
+  paint($('result'), full ? new ImageData(state.rgba, w, h) : blendToImageData(state.stylized, state.photo, state.strength));
   const style = state.model.styles[state.styleIndex];
   const what = state.model.num_styles > 1 && state.weights.filter((v) => v > 0).length > 1 ? 'a mix of styles' : `the style of ${styleCredit(style).split(' — License')[0]}`;
   $('result').setAttribute('aria-label', `Stylized photo: ${state.sourceName} in ${what}`);
@@ -128,6 +134,8 @@ function render() {
 
 function dropResult() {
   state.stylized = null;
+  state.photo = null;
+  state.rgba = null;
   render();
 }
 
@@ -141,17 +149,20 @@ async function runOnce() {
   if (!state.source || !state.model) return;
   const generation = state.generation;
   const live = state.source instanceof HTMLVideoElement;
-  const photo = live ? showPhoto() : state.photo ?? showPhoto();
+  const frame = live || !state.frame ? await showPhoto() : state.frame;
   const engine = worker();
   if (!engine.info) setBadge(`Loading ${engineLabel()}…`);
   const model = state.model;
   const info = await engine.open(model, new URL(model.files[engine.engine.format].path, MANIFEST_URL).href);
   $('progress').hidden = true;
   setBadge(`Running: ${describeInfo(info)} · ${info.isolated ? 'cross-origin isolated' : 'not isolated'}`);
-  setStatus(live ? '' : `Stylizing ${photo.width}×${photo.height} with ${styleTitle(model.styles[state.styleIndex])}…`);
-  const { data, ms } = await engine.run(model, photo, state.weights);
-  if (generation !== state.generation || photo !== state.photo) return; // the photo changed meanwhile
+  setStatus(live ? '' : `Stylizing ${frame.w}×${frame.h} with ${styleTitle(model.styles[state.styleIndex])}…`);
+  const copy = await createImageBitmap(frame.bitmap); // transferred to the worker; the page keeps its own
+  const { data, rgba, photo, ms } = await engine.run(model, copy, frame.w, frame.h, state.weights);
+  if (generation !== state.generation || frame !== state.frame) return; // the photo changed meanwhile
+  state.photo = new ImageData(photo, frame.w, frame.h);
   state.stylized = data;
+  state.rgba = rgba;
   render();
   $('latency').textContent = `${ms.toFixed(0)} ms / frame`;
   setStatus('');
@@ -204,19 +215,21 @@ async function requestRun() {
 }
 
 /** A new photo or size: show it now, drop the old result, then stylize. */
-function newPhoto() {
+async function newPhoto() {
   state.generation += 1;
+  const generation = state.generation;
   dropResult();
   clearError();
   try {
-    showPhoto();
+    await showPhoto();
   } catch (err) {
-    state.photo = null;
+    state.frame = null;
     $('stage').classList.remove('has-image');
+    setStatus('');
     showError(err.message);
     return;
   }
-  requestRun();
+  if (generation === state.generation) requestRun();
 }
 
 // ---------------------------------------------------------------- inputs

@@ -2,7 +2,7 @@
 //
 //   const worker = new EngineWorker(engineKey, vendorUrl, threads, onProgress);
 //   const info = await worker.open(model, modelUrl);        // loads the library (once) and the model
-//   const { data, ms } = await worker.run(model, imageData, weights);  // RGBA pixels -> (H,W,3) f32
+//   const { data, rgba, photo, ms } = await worker.run(model, bitmap, w, h, weights); // -> (H,W,3) f32
 //   worker.cancel();                                         // terminates the worker: a run stops now
 //
 // ONNX files run in onnxruntime-web (wasm or WebGPU), TF.js graph models in @tensorflow/tfjs (wasm,
@@ -85,7 +85,10 @@ export function wasmThreads(requested) {
 export function describeInfo(info) {
   let text = `${info.library} ${info.version} · ${info.backend}`;
   if (info.threads) text += `, ${info.threads} thread${info.threads > 1 ? 's' : ''}`;
-  if (info.software) text += ` (software-emulated GPU: ${info.renderer.split('(')[0].trim()}; very slow)`;
+  if (info.software) {
+    const name = info.renderer.match(/swiftshader|llvmpipe|softpipe|basic render driver|software/i)?.[0] ?? info.renderer;
+    text += ` (software-emulated GPU: ${name}; very slow)`;
+  }
   return text;
 }
 
@@ -178,14 +181,10 @@ export class EngineWorker {
     return this.info;
   }
 
-  /** Stylize an ImageData; resolves to {data: (H,W,3) float32, ms}. Its pixel buffer is copied. */
-  async run(model, imageData, weights) {
-    const rgba = imageData.data.slice().buffer; // the page keeps its copy for the before/after view
-    const answer = await this.request(
-      { op: 'run', key: model.id, rgba, h: imageData.height, w: imageData.width, weights },
-      [rgba],
-    );
-    return { data: answer.data, ms: answer.ms };
+  /** Stylize an ImageBitmap (transferred); resolves to {data: (H,W,3) f32, rgba, photo: RGBA bytes, ms}. */
+  async run(model, bitmap, w, h, weights) {
+    const answer = await this.request({ op: 'run', key: model.id, bitmap, h, w, weights }, [bitmap]);
+    return { data: answer.data, rgba: answer.rgba, photo: answer.photo, ms: answer.ms };
   }
 
   /** Stop whatever runs now: the worker is terminated (a fresh one starts on the next request). */

@@ -1,6 +1,8 @@
-// Pixels on the page's side. The photo is drawn on a canvas at the chosen size and its RGBA bytes go
-// to the inference worker (js/worker.js converts them to the engine's layout); the worker answers
-// with an interleaved (H,W,3) Float32Array in 0..255 that is blended with the photo here.
+// Pixels on the page's side. The photo is scaled to the run size with createImageBitmap (off the main
+// thread), shown, and handed to the inference worker (js/worker.js reads its pixels and converts
+// them to the engine's layout). The worker answers with an interleaved (H,W,3) Float32Array in
+// 0..255, the same as RGBA bytes at full strength, and the pixels it was fed; other strengths are
+// blended here.
 
 /** Scale (w, h) so the longer side is at most maxSide (never upscales). maxSide 0 = keep. */
 export function fitSize(w, h, maxSide) {
@@ -9,16 +11,13 @@ export function fitSize(w, h, maxSide) {
   return { w: Math.max(1, Math.round(w * s)), h: Math.max(1, Math.round(h * s)) };
 }
 
-/** Draw an image/bitmap/video frame into `canvas` at (w, h); returns its ImageData. */
-export function drawSource(source, w, h, canvas) {
-  canvas.width = w;
-  canvas.height = h;
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  ctx.imageSmoothingEnabled = true;
-  ctx.imageSmoothingQuality = 'high';
-  ctx.clearRect(0, 0, w, h);
-  ctx.drawImage(source, 0, 0, w, h);
-  return ctx.getImageData(0, 0, w, h);
+/** Show an ImageBitmap (already at the run size) on `canvas`. */
+export function drawBitmap(canvas, bitmap) {
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, bitmap.width, bitmap.height);
+  ctx.drawImage(bitmap, 0, 0);
 }
 
 /**

@@ -6,7 +6,7 @@
 //
 // Messages in (from engines.js):  {op: 'init', engine, vendorUrl, threads}
 //                                 {op: 'open', id, key, url, contract, numStyles, format}
-//                                 {op: 'run', id, key, rgba, h, w, weights}   rgba: transferred ImageData bytes
+//                                 {op: 'run', id, key, bitmap, h, w, weights}   bitmap: a transferred ImageBitmap
 // Messages out: {op: 'progress', id, what, loaded, total}, {op: 'ok', id, ...}, {op: 'error', id, kind, message}
 
 'use strict';
@@ -66,6 +66,27 @@ async function fetchBytes(url, id, what) {
 }
 
 // ---------------------------------------------------------------- pixels
+/** The RGBA bytes of a bitmap, read here so the page's main thread never loops over pixels. */
+function pixelsOf(bitmap, w, h) {
+  const canvas = new OffscreenCanvas(w, h);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  return ctx.getImageData(0, 0, w, h).data;
+}
+
+/** (h,w,3) float32 output + the photo's RGBA -> RGBA bytes (rounded, clamped; the photo's alpha, as the CLI). */
+function withAlpha(hwc, photo) {
+  const out = new Uint8ClampedArray(photo.length);
+  for (let i = 0, j = 0; i < photo.length; i += 4, j += 3) {
+    out[i] = hwc[j];
+    out[i + 1] = hwc[j + 1];
+    out[i + 2] = hwc[j + 2];
+    out[i + 3] = photo[i + 3];
+  }
+  return out;
+}
+
 /** RGBA bytes (H,W,4) -> float32 0..255 in the engine's layout, grown to MIN_SIDE by edge replication. */
 function toInput(rgba, h, w, layout) {
   const H = Math.max(h, MIN_SIDE);
@@ -266,12 +287,16 @@ async function openTfjs(msg) {
   };
 }
 
-/** The largest WebGL texture TF.js needs for an (H,W) input, from its own shape rule; null = unknown. */
+/**
+ * The largest WebGL texture TF.js 4.22 allocates for an (H,W) input: the packed im2col matrix of the
+ * widest spatial convolution, (H*W) x (kh*kw*cin) floats at 4 per texel, laid out as a square once a
+ * side would exceed the limit. Checked against TF.js's own errors: 512x512 with a 9x9x16 kernel asks
+ * for 9216x9216, 768x768 for 13824x13824, 768x768 with 9x9x3 fits in 5986x5986; a bundled width-0.5
+ * network (9x9x16 last layer) ran at 512x384 (7981 px needed) on SwiftShader's 8192 px limit.
+ */
 function webglTextureFor(session, H, W) {
-  const util = lib.webgl_util ?? lib.webgl?.webgl_util;
-  if (!util?.getTextureShapeFromLogicalShape || !session.im2colWidth) return null;
-  const shape = util.getTextureShapeFromLogicalShape([1, H * W, session.im2colWidth], true); // packed im2col
-  return Math.max(...shape);
+  if (!session.im2colWidth) return null;
+  return Math.ceil(Math.sqrt((H * W * session.im2colWidth) / 4));
 }
 
 // ---------------------------------------------------------------- messages
@@ -302,7 +327,8 @@ async function handle(msg) {
   if (msg.op === 'run') {
     const session = sessions.get(msg.key);
     if (!session) throw new WorkerError('run', `model ${msg.key} is not open`);
-    const { data: input, H, W } = toInput(new Uint8ClampedArray(msg.rgba), msg.h, msg.w, session.layout);
+    const photo = pixelsOf(msg.bitmap, msg.w, msg.h);
+    const { data: input, H, W } = toInput(photo, msg.h, msg.w, session.layout);
     if (engine.backend === 'webgl' && info.maxTextureSize) {
       const needed = webglTextureFor(session, H, W);
       if (needed && needed > info.maxTextureSize) {
@@ -313,7 +339,8 @@ async function handle(msg) {
     const out = await session.run(input, H, W, msg.weights);
     const ms = performance.now() - t0;
     const data = fromOutput(out, H, W, msg.h, msg.w, session.layout);
-    return { data, ms, transfer: [data.buffer] };
+    const rgba = withAlpha(data, photo);
+    return { data, rgba, photo, ms, transfer: [data.buffer, rgba.buffer, photo.buffer] };
   }
   throw new WorkerError('run', `unknown request ${msg.op}`);
 }
