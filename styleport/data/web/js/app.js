@@ -202,7 +202,7 @@ async function requestRun() {
       setState('stopped');
     } else {
       console.warn(err);
-      if (!(err instanceof RangeError)) setBadge(`${engineLabel()}: not running`);
+      if (!(err instanceof RangeError || err instanceof RunError)) setBadge(`${engineLabel()}: not running`); // else it still runs
       showError(describeFailure(err));
     }
     if (webcam.running) stopWebcam();
