@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
                         times[(engine, threads)] = []
                         infos[(engine, threads)] = page.inner_text("#engine-info").removeprefix("Running: ")
                     except Exception as exc:  # noqa: BLE001 - reported per row, never as a number
-                        rows.append((engine, threads or "-", size, f"SKIPPED: {str(exc).splitlines()[0][:100]}", "", "", ""))
+                        rows.append(
+                            (engine, threads or "-", size, f"SKIPPED: {str(exc).splitlines()[0][:100]}", "", "", "")
+                        )
                 for r in range(args.repeats):  # interleaved: every configuration once per round
                     print(f"{size} px: round {r + 1}/{args.repeats}", file=sys.stderr)
                     for key, page in pages.items():
@@ -142,7 +144,17 @@ def main(argv: list[str] | None = None) -> int:
                 for key, page in pages.items():
                     t = times[key]
                     med = statistics.median(t)
-                    rows.append((key[0], key[1] or "-", size, infos[key], f"{med:.0f}", f"{min(t):.0f}-{max(t):.0f}", str(len(t))))
+                    rows.append(
+                        (
+                            key[0],
+                            key[1] or "-",
+                            size,
+                            infos[key],
+                            f"{med:.0f}",
+                            f"{min(t):.0f}-{max(t):.0f}",
+                            str(len(t)),
+                        )
+                    )
                     page.close()
                 for engine in WASM_ENGINES:  # the ratio the docs quote: all cores vs 1 thread, same rounds
                     one, many = times.get((engine, 1)), times.get((engine, cores))
@@ -155,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
                     fps, info = webcam_fps(pw, url, engine, args.webcam_size, args.webcam_seconds)
                     rows.append((engine, "auto", f"webcam {args.webcam_size}", info, f"{fps:.1f} fps", "", ""))
     load_after = os.getloadavg()
-    print(f"\nmodel: {model.name}; headless Chromium {browser.chromium_path()}; {cores} cores; per-frame engine time in ms")
+    print(
+        f"\nmodel: {model.name}; headless Chromium {browser.chromium_path()}; {cores} cores; per-frame engine time in ms"
+    )
     print(f"load average (1 min) before {load_before[0]:.1f}, after {load_after[0]:.1f}")
     header = ("engine", "threads", "size", "what the page says runs", "median", "range", "runs")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]

@@ -13,6 +13,9 @@ from tests.conftest import PHOTOS, make_net
 WAIT_MS = 90_000
 READ_CANVAS = """id => { const c = document.getElementById(id);
   return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; }"""
+LONGTASKS = """window.__longtasks = [];
+new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longtasks.push([e.startTime, e.duration]); })
+  .observe({ type: 'longtask', buffered: true });"""
 KANDINSKY = "Wassily Kandinsky, Composition VIII (1923); scan kandinsky.png"
 
 
@@ -24,7 +27,9 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     meta = {
         "style_names": ["composition_viii"],
-        "styles": [{"name": "composition_viii", "source": KANDINSKY, "license": "public domain (painting); weights CC0-1.0"}],
+        "styles": [
+            {"name": "composition_viii", "source": KANDINSKY, "license": "public domain (painting); weights CC0-1.0"}
+        ],
     }
     one = checkpoints.save(root / "ember.pth", make_net(seed=1), meta)
     meta = {"style_names": ["Tide", "Moss"], "styles": [{"name": "Tide", "license": "CC0-1.0"}]}

@@ -16,7 +16,7 @@ from PIL import Image
 from styleport.demo import browser
 from styleport.demo.tolerances import lookup
 from styleport.metrics import compare
-from tests.demo.conftest import WAIT_MS, Page
+from tests.demo.conftest import LONGTASKS, WAIT_MS, Page
 
 pytestmark = pytest.mark.browser
 ENGINES = ("ort-wasm", "tfjs-wasm")
@@ -158,10 +158,14 @@ def test_screenshot_is_saved(context, built):
 def test_webcam_live_mode_reports_fps(playwright, server):
     with browser.launch_with(playwright, extra_args=browser.FAKE_CAMERA) as ctx:
         ctx.base = server
-        page = Page(ctx, "?res=128&sample=0")
+        page = Page(ctx, "?res=128&sample=0", init_script=LONGTASKS)
         page.page.wait_for_function("document.body.dataset.state == 'ready'")
         page.page.click("#webcam-toggle")
-        page.page.wait_for_function("Number(document.body.dataset.runs) >= 3", timeout=WAIT_MS)
+        page.page.wait_for_function("Number(document.body.dataset.runs) >= 1", timeout=WAIT_MS)
+        start = page.page.evaluate("performance.now()")
+        page.page.wait_for_function("Number(document.body.dataset.runs) >= 4", timeout=WAIT_MS)
+        tasks = page.page.evaluate(f"window.__longtasks.filter(([t]) => t >= {start})")
+        assert max((d for _, d in tasks), default=0) <= 100, tasks  # the controls stay responsive
         assert page.page.inner_text("#webcam-toggle") == "Stop webcam"
         assert float(page.page.inner_text("#fps").split()[0]) > 0
         fed = page.pixels("original")

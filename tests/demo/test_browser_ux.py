@@ -17,12 +17,9 @@ from styleport.demo import browser, vendor
 from styleport.demo.tolerances import lookup
 from styleport.metrics import compare
 from tests.conftest import PHOTOS
-from tests.demo.conftest import WAIT_MS, Page
+from tests.demo.conftest import LONGTASKS, WAIT_MS, Page
 
 pytestmark = pytest.mark.browser
-LONGTASKS = """window.__longtasks = [];
-new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longtasks.push([e.startTime, e.duration]); })
-  .observe({ type: 'longtask', buffered: true });"""
 AXE = Path(vendor.REPO_ROOT) / "node_modules" / "axe-core" / "axe.min.js"
 
 
@@ -64,7 +61,9 @@ def test_stop_ends_a_long_run_and_the_page_recovers(context, tmp_path):
     page = Page(context, "?engine=ort-wasm&model=ember&res=0&sample=0&threads=1")
     page.wait_ready()
     page.page.set_input_files("#file", str(big))
-    page.page.wait_for_function("document.getElementById('status').textContent.startsWith('Stylizing 2000')", timeout=WAIT_MS)
+    page.page.wait_for_function(
+        "document.getElementById('status').textContent.startsWith('Stylizing 2000')", timeout=WAIT_MS
+    )
     assert page.page.is_visible("#cancel")
     assert page.page.evaluate("document.getElementById('stage').classList.contains('has-image')")  # photo shown
     page.page.click("#cancel")
@@ -128,7 +127,9 @@ def test_photo_shows_at_once_and_download_waits_for_a_result(context, built):
     assert page.pixels("original").std() > 10  # the photo is on screen
     assert page.page.evaluate("document.body.dataset.state") == "running"
     assert page.page.is_disabled("#download") and page.page.is_visible("#cancel")
-    page.page.wait_for_function("document.getElementById('status').textContent.startsWith('Downloading')", timeout=WAIT_MS)
+    page.page.wait_for_function(
+        "document.getElementById('status').textContent.startsWith('Downloading')", timeout=WAIT_MS
+    )
     for _ in range(100):
         if held:
             break
@@ -207,7 +208,9 @@ def test_slider_focus_is_visible(context, built):
             break
     else:
         pytest.fail("the before/after slider is not reachable with Tab")
-    outline = page.page.evaluate("(s => [s.outlineStyle, parseFloat(s.outlineWidth)])(getComputedStyle(document.getElementById('stage')))")
+    outline = page.page.evaluate(
+        "(s => [s.outlineStyle, parseFloat(s.outlineWidth)])(getComputedStyle(document.getElementById('stage')))"
+    )
     assert outline[0] != "none" and outline[1] >= 2, outline
     page.close()
 
@@ -237,7 +240,10 @@ def test_layout_at_desktop_and_phone_widths(playwright, server, built, width, he
         page.upload(built["photo"])
         shot = built["root"] / f"layout-{width}.png"
         page.page.screenshot(path=str(shot), full_page=True)
-        box = {sel: page.page.locator(sel).bounding_box() for sel in (".viewer", ".controls", "#stage", "#download", "#engine")}
+        box = {
+            sel: page.page.locator(sel).bounding_box()
+            for sel in (".viewer", ".controls", "#stage", "#download", "#engine")
+        }
         assert page.page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
         for sel, b in box.items():
             assert b and b["x"] >= 0 and b["x"] + b["width"] <= width + 0.5, (sel, b)
@@ -247,7 +253,8 @@ def test_layout_at_desktop_and_phone_widths(playwright, server, built, width, he
             assert box[".controls"]["y"] >= box[".viewer"]["y"] + box[".viewer"]["height"] - 1
             assert box["#stage"]["width"] >= 0.8 * (width - 40)
         overflowing = page.page.eval_on_selector_all(
-            ".style-card .name, .button, .badge", "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"
+            ".style-card .name, .button, .badge",
+            "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)",
         )
         assert not overflowing, overflowing
         with Image.open(shot) as img:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import styleport
-
 from styleport.cli import main
 from styleport.demo import build, vendor
 from styleport.demo.build import BuildConfig
@@ -104,7 +103,9 @@ def test_painting_next_to_the_checkpoint_is_found(tmp_path, tiny_model_file):
 def installed_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """What a pip user has: the package (page template included as package data), no checkout."""
     installed = tmp_path / "site-packages"
-    shutil.copytree(Path(styleport.__file__).parent, installed / "styleport", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(styleport.__file__).parent, installed / "styleport", ignore=shutil.ignore_patterns("__pycache__")
+    )
     work = tmp_path / "work"
     work.mkdir()
     return work, {**os.environ, "PYTHONPATH": str(installed)}
@@ -133,5 +134,12 @@ def test_installed_package_builds_the_site_with_js_dir(tmp_path, tiny_model_file
     work, env = installed_copy(tmp_path)
     cmd = [*build_cmd(tiny_model_file), "--js-dir", str(vendor.REPO_ROOT / "node_modules")]
     subprocess.run(cmd, cwd=work, env=env, check=True)
-    for page in ("index.html", "js/worker.js", "js/app.js", "css/demo.css", "vendor/ort/ort.wasm.min.mjs", "models.json"):
+    for page in (
+        "index.html",
+        "js/worker.js",
+        "js/app.js",
+        "css/demo.css",
+        "vendor/ort/ort.wasm.min.mjs",
+        "models.json",
+    ):
         assert (work / "site" / page).is_file(), page

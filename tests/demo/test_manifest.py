@@ -33,7 +33,11 @@ def test_painting_title_artist_and_year(tmp_path):
     meta = {"style_names": ["great_wave"], "styles": [{"name": "great_wave", "source": credit}]}
     ckpt = checkpoints.load(checkpoints.save(tmp_path / "wave.pth", make_net(), meta))
     (row,) = manifest.style_info(ckpt)
-    assert (row["title"], row["artist"], row["year"]) == ("The Great Wave off Kanagawa", "Katsushika Hokusai", "c. 1831")
+    assert (row["title"], row["artist"], row["year"]) == (
+        "The Great Wave off Kanagawa",
+        "Katsushika Hokusai",
+        "c. 1831",
+    )
     assert manifest.title_of(ckpt, [row]) == "The Great Wave off Kanagawa"
     # a bare file name as source: the model card beside the checkpoint names the painting
     meta = {"style_names": ["composition_viii"], "styles": [{"name": "composition_viii", "source": "c8.png"}]}

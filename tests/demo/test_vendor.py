@@ -64,7 +64,9 @@ def test_pinned_versions_match_package_json():
 
 def test_wrong_version_names_the_npm_command(tmp_path):
     nm = fake_node_modules(tmp_path / "node_modules")  # every package at 9.9.9
-    with pytest.raises(UsageError, match=r"onnxruntime-web 9\.9\.9 \(needs 1\.30\.0\).*npm install --no-save onnxruntime-web@1\.30\.0"):
+    with pytest.raises(
+        UsageError, match=r"onnxruntime-web 9\.9\.9 \(needs 1\.30\.0\).*npm install --no-save onnxruntime-web@1\.30\.0"
+    ):
         vendor.find_node_modules(nm)
 
 
