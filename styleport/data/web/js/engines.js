@@ -20,15 +20,16 @@ export const ENGINES = [
 
 /**
  * Largest input (pixels, after the resolution choice) each engine is allowed to run. Measured with the
- * bundled width-0.5 networks in headless Chromium on a 2-core machine (web_demo/MANIFEST.md, "Limits"):
- * wasm engines address at most 4 GB, and a 6000x4000 photo exhausted ORT's heap (std::bad_alloc).
+ * bundled width-0.5 networks in headless Chromium on the 2-core machine (MANIFEST.md, "Limits"): ORT
+ * wasm ran 2048x2048 (37 s) while 6000x4000 ended in std::bad_alloc; TF.js wasm ran 1448x1448 (25 s)
+ * and ran out of memory at 2048x2048. The GPU backends (not measurable here) get their wasm sibling's cap.
  */
 export const PIXEL_CAPS = {
   'ort-wasm': 4_200_000,
   'ort-webgpu': 4_200_000,
-  'tfjs-wasm': 4_200_000,
-  'tfjs-webgl': 4_200_000,
-  'tfjs-webgpu': 4_200_000,
+  'tfjs-wasm': 2_100_000,
+  'tfjs-webgl': 2_100_000,
+  'tfjs-webgpu': 2_100_000,
 };
 
 /** A backend this browser cannot run (the message says why). */
