@@ -1,6 +1,6 @@
 // Words shown to people: display names of styles and sample photos, credits, byte sizes.
 
-const ROMAN = /^(?=[ivxlcdm]+$)m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$/i;
+const ROMAN = /^(?=[ivx]+$)x{0,3}(ix|iv|v?i{0,3})$/i; // I..XXXIX, as in titles; not "mix" or "civic"
 
 /** "composition_viii" -> "Composition VIII", "great_wave" -> "Great Wave", "hawaMahal" -> "Hawa Mahal". */
 export function prettyName(raw) {
