@@ -109,7 +109,7 @@ def test_webgl_says_it_is_emulated_and_checks_its_texture_limit(context, tmp_pat
     page.page.set_input_files("#file", str(photo_file(tmp_path, 1024, 1024)))
     message = page.wait_error()  # refused before running: the 9x9x8 im2col of 1024x1024 needs sqrt(1024² * 648 / 4)
     assert "1024×1024 needs a 13034 px WebGL texture; this device allows 8192 px" in message, message
-    assert "Choose a smaller resolution" in message
+    assert "Choose a resolution of 643 px or less, or the WASM engine." in message  # sqrt(8192² * 4 / 648)
     badge = page.page.inner_text("#engine-info")
     assert "software-emulated GPU" in badge and "SwiftShader" in badge, badge
     assert page.runs() == 0

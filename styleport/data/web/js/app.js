@@ -70,7 +70,8 @@ function describeFailure(err) {
   if (name === 'BackendUnavailable') return `${engineLabel()} cannot run here: ${err.message.replace(/\.$/, '')}. Pick another engine.`;
   if (name === 'ModelLoadError') return `Model failed to load: ${err.message}`;
   if (err instanceof RunError && err.kind === 'memory') {
-    return `${engineLabel()} could not stylize this ${sizeText()} image: ${err.message}. Choose a smaller resolution.`;
+    const advice = /resolution/.test(err.message) ? '' : ' Choose a smaller resolution.';
+    return `${engineLabel()} could not stylize this ${sizeText()} image: ${err.message}.${advice}`;
   }
   if (err instanceof RunError) return `${engineLabel()} failed on this image: ${err.message}`;
   return String(err?.message ?? err);

@@ -332,7 +332,13 @@ async function handle(msg) {
     if (engine.backend === 'webgl' && info.maxTextureSize) {
       const needed = webglTextureFor(session, H, W);
       if (needed && needed > info.maxTextureSize) {
-        throw new WorkerError('memory', `${W}×${H} needs a ${needed} px WebGL texture; this device allows ${info.maxTextureSize} px`);
+        const pixels = (info.maxTextureSize ** 2 * 4) / session.im2colWidth; // the most that fits
+        const side = Math.floor(Math.sqrt((pixels * Math.max(W, H)) / Math.min(W, H)));
+        throw new WorkerError(
+          'memory',
+          `${W}×${H} needs a ${needed} px WebGL texture; this device allows ${info.maxTextureSize} px. ` +
+            `Choose a resolution of ${side} px or less, or the WASM engine`,
+        );
       }
     }
     const t0 = performance.now();
