@@ -2,7 +2,7 @@
 
 Layout of the output folder::
 
-    index.html, css/, js/, coi.js        copied from web_demo/
+    index.html, css/, js/, coi.js        copied from styleport/data/web/ (package data)
     vendor/ort/*, vendor/tfjs/*          copied from node_modules (see vendor.py)
     samples/*.jpg + LICENSES.md          the bundled sample photos
     models/<id>/<stem>_fp32.onnx         exported by the real ONNX exporter
@@ -28,8 +28,9 @@ from styleport.fileutil import atomic_output
 from styleport.images import SAMPLES_DIR, sample_photos
 from styleport.precision import Precision
 
-SITE_SOURCE = vendor.REPO_ROOT / "web_demo"
-BUNDLED_MODELS = Path(__file__).resolve().parents[1] / "data" / "models"
+DATA = Path(__file__).resolve().parents[1] / "data"
+SITE_SOURCE = DATA / "web"  # the page template, shipped in the wheel
+BUNDLED_MODELS = DATA / "models"
 FORMATS = ("onnx", "tfjs")
 PRECISIONS = {"onnx": (Precision.FP32, Precision.FP16), "tfjs": (Precision.UINT8, Precision.FP16, Precision.FP32)}
 THUMB_PX = 160
@@ -64,7 +65,7 @@ def check(config: BuildConfig) -> None:
             ok = ", ".join(p.value for p in PRECISIONS[fmt])
             raise UsageError(f"the demo ships {fmt} at {ok}, not {precision}")
     if not (config.site_source / "index.html").is_file():
-        raise UsageError(f"{config.site_source}: no index.html (the web_demo/ folder of the styleport repository)")
+        raise UsageError(f"{config.site_source}: no index.html (the page template, styleport/data/web/ in the package)")
     for name, path in config.thumbnails:
         if not path.is_file():
             raise UsageError(f"--thumbnail {name}={path}: no such file")
@@ -135,7 +136,15 @@ def _build_model(
         thumb = folder / f"style{i}.jpg"
         _thumbnail(ckpt, i, given.get(style["name"]) or _painting_beside(ckpt, i, style), thumb)
         style_entries.append(
-            manifest.StyleEntry(style["name"], thumb.relative_to(site).as_posix(), style["license"], style["source"])
+            manifest.StyleEntry(
+                style["name"],
+                thumb.relative_to(site).as_posix(),
+                style["license"],
+                style["source"],
+                style["title"],
+                style["artist"],
+                style["year"],
+            )
         )
     tfjs_json = site / files["tfjs"].path if "tfjs" in files else None
     return manifest.ModelEntry(
@@ -191,5 +200,12 @@ def _copy_samples(folder: Path) -> list[dict[str, str]]:
     out = []
     for photo in sample_photos():
         shutil.copyfile(photo, folder / photo.name)
-        out.append({"name": photo.stem, "path": f"samples/{photo.name}", "credit": credits.get(photo.name, "")})
+        out.append(
+            {
+                "name": photo.stem,
+                "title": manifest.sample_title(photo.stem),
+                "path": f"samples/{photo.name}",
+                "credit": credits.get(photo.name, ""),
+            }
+        )
     return out

@@ -40,7 +40,15 @@ def register(subparsers) -> None:
     build.add_argument(
         "--thumbnail", action="append", default=[], metavar="STYLE=IMAGE", help="painting shown for a style name"
     )
-    build.add_argument("--node-modules", type=Path, help="npm packages folder (default: the repository's)")
+    build.add_argument(
+        "--js-dir",
+        "--node-modules",
+        dest="js_dir",
+        type=Path,
+        metavar="DIR",
+        help="folder with the npm runtimes (onnxruntime-web, @tensorflow/tfjs...; default: ./node_modules, "
+        "then the checkout's)",
+    )
     build.set_defaults(func=_build)
 
     serve = verbs.add_parser("serve", help="serve a built site on 127.0.0.1 with cross-origin isolation headers")
@@ -85,7 +93,7 @@ def _build(args) -> int:
         tfjs_precision=args.tfjs_precision,
         verify=not args.no_verify,
         thumbnails=_thumbnails(args.thumbnail),
-        node_modules=args.node_modules,
+        node_modules=args.js_dir,
     )
     build_site(config)
     return 0

@@ -12,7 +12,7 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class BrowserTolerance:
-    engine: str  # web_demo/js/engines.js key
+    engine: str  # styleport/data/web/js/engines.js key
     precision: str
     min_psnr: float
     max_abs: float | None

@@ -1,7 +1,9 @@
 """The JavaScript libraries the site runs, copied from ``node_modules`` (npm, package-lock.json).
 
 Nothing is fetched from a CDN at run time: ``styleport demo build`` copies exactly these dist files
-into ``site/vendor/``. The table is data; ``web_demo/js/engines.js`` loads them by these names.
+into ``site/vendor/``. The table is data; ``styleport/data/web/js/worker.js`` loads them by these
+names. A checkout has them in ``node_modules/`` after ``npm ci``; a pip install finds them with
+``--js-dir`` (or ``./node_modules``), and is told the exact npm command when they are missing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ _TF = "@tensorflow/tfjs"
 _TF_WASM = "@tensorflow/tfjs-backend-wasm"
 _TF_WEBGPU = "@tensorflow/tfjs-backend-webgpu"
 
+# The exact versions the page is written and tested against (package.json pins the same; a test checks).
+PACKAGES: dict[str, str] = {_ORT: "1.30.0", _TF: "4.22.0", _TF_WASM: "4.22.0", _TF_WEBGPU: "4.22.0"}
+
 VENDOR_FILES: tuple[VendorFile, ...] = (
     VendorFile(_ORT, "dist/ort.wasm.min.mjs", "ort/ort.wasm.min.mjs", "ONNX Runtime Web, wasm EP"),
     VendorFile(_ORT, "dist/ort-wasm-simd-threaded.mjs", "ort/ort-wasm-simd-threaded.mjs", "wasm EP loader"),
@@ -54,17 +59,36 @@ VENDOR_FILES: tuple[VendorFile, ...] = (
 )
 
 
+def npm_command() -> str:
+    return "npm install --no-save " + " ".join(f"{name}@{version}" for name, version in PACKAGES.items())
+
+
+def candidates(explicit: Path | None = None) -> list[Path]:
+    """Where the npm packages are looked for: ``--js-dir``, else ./node_modules, else the checkout's."""
+    if explicit is not None:
+        return [explicit, explicit / "node_modules"]
+    return [Path.cwd() / "node_modules", REPO_ROOT / "node_modules"]
+
+
 def find_node_modules(explicit: Path | None = None) -> Path:
-    """``--node-modules`` if given, else ./node_modules, else the repo's; error says to run npm ci."""
-    candidates = [explicit] if explicit else [Path.cwd() / "node_modules", REPO_ROOT / "node_modules"]
-    for path in candidates:
-        if path is not None and (path / _ORT).is_dir():
-            return path
-    where = explicit or REPO_ROOT
-    raise UsageError(
-        f"no npm packages found at {where if explicit else where / 'node_modules'}: run `npm ci` in the "
-        "styleport repository (package.json lists onnxruntime-web and @tensorflow/tfjs), or pass --node-modules"
-    )
+    """The folder holding the npm packages (``<dir>/onnxruntime-web`` ...), with the pinned versions."""
+    looked = candidates(explicit)
+    found = next((p for p in looked if (p / _ORT).is_dir()), None)
+    if found is None:
+        where = " or ".join(str(p) for p in dict.fromkeys(looked))
+        raise UsageError(
+            f"the web demo's JavaScript runtimes are not in {where}: run `{npm_command()}` in a folder and pass "
+            "--js-dir FOLDER/node_modules (in a styleport checkout: `npm ci`)"
+        )
+    wrong = []
+    for name, version in PACKAGES.items():
+        meta = found / name / "package.json"
+        got = json.loads(meta.read_text()).get("version") if meta.is_file() else None
+        if got != version:
+            wrong.append(f"{name} {got or 'missing'} (needs {version})")
+    if wrong:
+        raise UsageError(f"{found}: {', '.join(wrong)}: run `{npm_command()}` there (or `npm ci` in the checkout)")
+    return found
 
 
 def package_info(node_modules: Path, package: str) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """The built site in real headless Chromium: loads cleanly, each engine matches torch, the controls work.
 
 Needs Debian's chromium (apt-get install -y chromium), the Python playwright package and the npm
-packages (npm ci); without them every test here is SKIPPED with the reason. One site (two tiny
-random-init models: single-style and 2-style, ONNX fp32 + TF.js uint8) is built per module.
+packages (npm ci); without them every test here is SKIPPED with the reason. The site (two tiny
+random-init models: single-style and 2-style, ONNX fp32 + TF.js uint8) is built once per session
+(tests/demo/conftest.py).
 """
 
 from __future__ import annotations
@@ -12,93 +13,13 @@ import pytest
 import torch
 from PIL import Image
 
-from styleport import checkpoints
-from styleport.demo import browser, build, serve
+from styleport.demo import browser
 from styleport.demo.tolerances import lookup
 from styleport.metrics import compare
-from tests.conftest import PHOTOS, make_net
+from tests.demo.conftest import LONGTASKS, WAIT_MS, Page
 
 pytestmark = pytest.mark.browser
 ENGINES = ("ort-wasm", "tfjs-wasm")
-WAIT_MS = 90_000
-READ_CANVAS = """id => { const c = document.getElementById(id);
-  return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; }"""
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    reason = browser.unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    root = tmp_path_factory.mktemp("demo")
-    one = checkpoints.save(root / "ember.pth", make_net(seed=1), {"style_names": ["Ember"]})
-    meta = {"style_names": ["Tide", "Moss"], "styles": [{"name": "Tide", "license": "CC0-1.0"}]}
-    duo = checkpoints.save(root / "duo.pth", make_net(num_styles=2, seed=2), meta)
-    cfg = build.BuildConfig(models=(one, duo), out=root / "site", verify=False)
-    try:
-        data = build.build_site(cfg, progress=lambda _: None)
-    except build.UsageError as exc:  # no node_modules: npm ci not run
-        pytest.skip(str(exc))
-    photo = Image.open(PHOTOS[0]).convert("RGB")
-    photo.thumbnail((128, 128))
-    photo.save(root / "photo.png")
-    models = {"ember": checkpoints.load(one).build(), "duo": checkpoints.load(duo).build()}
-    return {"site": root / "site", "manifest": data, "photo": root / "photo.png", "models": models, "root": root}
-
-
-@pytest.fixture(scope="module")
-def playwright(built):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
-def server(built):
-    with serve.Background(built["site"]) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def context(playwright, server):
-    with browser.launch_with(playwright) as ctx:
-        ctx.base = server
-        yield ctx
-
-
-class Page:
-    """A page plus the console errors, page errors and failed requests it produced."""
-
-    def __init__(self, context, query: str = "") -> None:
-        self.page = context.new_page()
-        self.problems: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
-        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} {r.failure}"))
-        self.page.goto(context.base + query)
-
-    def runs(self) -> int:
-        return int(self.page.evaluate("Number(document.body.dataset.runs)"))
-
-    def wait_run(self, after: int) -> None:
-        self.page.wait_for_function(
-            f"Number(document.body.dataset.runs) > {after} || document.body.dataset.state == 'error'", timeout=WAIT_MS
-        )
-        error = self.page.inner_text("#error")
-        assert not error, error
-
-    def pixels(self, canvas: str) -> np.ndarray:
-        w, h, data = self.page.evaluate(READ_CANVAS, canvas)
-        return np.asarray(data, np.float32).reshape(h, w, 4)[..., :3]  # RGBA -> (H,W,3)
-
-    def upload(self, path) -> None:
-        before = self.runs()
-        self.page.set_input_files("#file", str(path))
-        self.wait_run(before)
-
-    def close(self) -> None:
-        self.page.close()
 
 
 def reference(built, model: str, fed: np.ndarray, weights) -> np.ndarray:
@@ -216,7 +137,9 @@ def test_model_that_fails_to_load_shows_an_error(context):
 def test_unavailable_backend_is_reported(context):
     page = Page(context, "?engine=ort-webgpu")  # headless with --disable-gpu: no WebGPU adapter
     page.page.wait_for_selector("#error:not([hidden])", timeout=WAIT_MS)
-    assert page.page.inner_text("#error").startswith("Backend unavailable:")
+    assert page.page.inner_text("#error").startswith("ONNX Runtime · WebGPU cannot run here:")
+    assert "Pick another engine" in page.page.inner_text("#error")
+    assert page.page.inner_text("#engine-info") == "ONNX Runtime · WebGPU: not running"
     page.page.wait_for_function("document.querySelector('#engine option[value=ort-webgpu]').disabled")
     page.close()
 
@@ -235,10 +158,14 @@ def test_screenshot_is_saved(context, built):
 def test_webcam_live_mode_reports_fps(playwright, server):
     with browser.launch_with(playwright, extra_args=browser.FAKE_CAMERA) as ctx:
         ctx.base = server
-        page = Page(ctx, "?res=128&sample=0")
+        page = Page(ctx, "?res=128&sample=0", init_script=LONGTASKS)
         page.page.wait_for_function("document.body.dataset.state == 'ready'")
         page.page.click("#webcam-toggle")
-        page.page.wait_for_function("Number(document.body.dataset.runs) >= 3", timeout=WAIT_MS)
+        page.page.wait_for_function("Number(document.body.dataset.runs) >= 1", timeout=WAIT_MS)
+        start = page.page.evaluate("performance.now()")
+        page.page.wait_for_function("Number(document.body.dataset.runs) >= 4", timeout=WAIT_MS)
+        tasks = page.page.evaluate(f"window.__longtasks.filter(([t]) => t >= {start})")
+        assert max((d for _, d in tasks), default=0) <= 100, tasks  # the controls stay responsive
         assert page.page.inner_text("#webcam-toggle") == "Stop webcam"
         assert float(page.page.inner_text("#fps").split()[0]) > 0
         fed = page.pixels("original")

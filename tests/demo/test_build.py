@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+import styleport
 from styleport.cli import main
-from styleport.demo import build
+from styleport.demo import build, vendor
 from styleport.demo.build import BuildConfig
 from styleport.errors import CheckpointError, UsageError
 from styleport.precision import Precision
@@ -92,3 +98,48 @@ def test_painting_next_to_the_checkpoint_is_found(tmp_path, tiny_model_file):
     (tmp_path / "GreatWave.jpg").write_bytes(b"jpg")
     named = {"name": "tiny", "source": "some/where/GreatWave.jpg", "license": ""}
     assert build._painting_beside(ckpt, 0, named) == tmp_path / "GreatWave.jpg"
+
+
+def installed_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """What a pip user has: the package (page template included as package data), no checkout."""
+    installed = tmp_path / "site-packages"
+    shutil.copytree(
+        Path(styleport.__file__).parent, installed / "styleport", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    return work, {**os.environ, "PYTHONPATH": str(installed)}
+
+
+def build_cmd(model: Path) -> list[str]:
+    return [sys.executable, "-m", "styleport", "demo", "build", "--models", str(model), "--formats", "onnx"] + [
+        "--no-verify",
+        "-o",
+        "site",
+    ]
+
+
+def test_installed_package_without_js_runtimes_names_the_npm_packages(tmp_path, tiny_model_file):
+    work, env = installed_copy(tmp_path)
+    missing = subprocess.run(build_cmd(tiny_model_file), cwd=work, env=env, capture_output=True, text=True, check=False)
+    assert missing.returncode == 2, missing.stderr
+    (line,) = [x for x in missing.stderr.splitlines() if x.startswith("styleport: error:")]
+    pins = " ".join(f"{name}@{version}" for name, version in vendor.PACKAGES.items())
+    assert f"npm install --no-save {pins}" in line and "--js-dir" in line
+    assert not (work / "site").exists()
+
+
+@pytest.mark.slow
+def test_installed_package_builds_the_site_with_js_dir(tmp_path, tiny_model_file):
+    work, env = installed_copy(tmp_path)
+    cmd = [*build_cmd(tiny_model_file), "--js-dir", str(vendor.REPO_ROOT / "node_modules")]
+    subprocess.run(cmd, cwd=work, env=env, check=True)
+    for page in (
+        "index.html",
+        "js/worker.js",
+        "js/app.js",
+        "css/demo.css",
+        "vendor/ort/ort.wasm.min.mjs",
+        "models.json",
+    ):
+        assert (work / "site" / page).is_file(), page

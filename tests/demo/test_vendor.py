@@ -11,7 +11,8 @@ import pytest
 from styleport.demo import vendor
 from styleport.errors import UsageError
 
-ENGINES_JS = Path(__file__).resolve().parents[2] / "web_demo" / "js" / "engines.js"
+REPO = Path(__file__).resolve().parents[2]
+WORKER_JS = REPO / "styleport" / "data" / "web" / "js" / "worker.js"
 
 
 def fake_node_modules(root: Path, skip: str | None = None) -> Path:
@@ -46,11 +47,32 @@ def test_explicit_node_modules_without_packages_is_an_error(tmp_path):
         vendor.find_node_modules(tmp_path)
 
 
-def test_the_page_loads_exactly_the_vendored_scripts():
-    """Every script the page imports from vendor/ is copied, and every copied script is used."""
-    source = ENGINES_JS.read_text()
-    used = set(re.findall(r"(?:ort|tfjs)/[\w.-]+\.m?js|ort\.(?:wasm|webgpu)\.min\.mjs", source))
-    used = {u if "/" in u else f"ort/{u}" for u in used}
-    shipped_scripts = {f.target for f in vendor.VENDOR_FILES if f.target.endswith((".js", ".mjs"))}
-    loaded_by_libraries = {t for t in shipped_scripts if "ort-wasm-simd-threaded" in t}  # imported by ORT itself
-    assert used == shipped_scripts - loaded_by_libraries
+def test_the_page_loads_exactly_the_vendored_files():
+    """Every library file the worker loads from vendor/ is copied, and every copied file is used."""
+    source = WORKER_JS.read_text()
+    named = set(re.findall(r"'([\w.-]+\.(?:m?js|wasm))'", source)) - {"TF.js", "TensorFlow.js"}  # library names
+    shipped = {Path(f.target).name for f in vendor.VENDOR_FILES}
+    loaded_by_libraries = {"ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.asyncify.mjs"}  # imported by ORT
+    loaded_by_libraries |= {n for n in shipped if n.startswith("tfjs-backend-wasm")}  # picked by tfjs-backend-wasm
+    assert named == shipped - loaded_by_libraries
+
+
+def test_pinned_versions_match_package_json():
+    pins = json.loads((REPO / "package.json").read_text())["dependencies"]
+    assert pins == vendor.PACKAGES
+
+
+def test_wrong_version_names_the_npm_command(tmp_path):
+    nm = fake_node_modules(tmp_path / "node_modules")  # every package at 9.9.9
+    with pytest.raises(
+        UsageError, match=r"onnxruntime-web 9\.9\.9 \(needs 1\.30\.0\).*npm install --no-save onnxruntime-web@1\.30\.0"
+    ):
+        vendor.find_node_modules(nm)
+
+
+def test_js_dir_may_be_the_folder_above_node_modules(tmp_path):
+    nm = fake_node_modules(tmp_path / "node_modules")
+    for name, version in vendor.PACKAGES.items():
+        (nm / name / "package.json").write_text(json.dumps({"version": version, "license": "MIT"}))
+    assert vendor.find_node_modules(tmp_path) == nm
+    assert vendor.find_node_modules(nm) == nm

@@ -60,8 +60,3 @@ export function normalise(weights) {
   if (sum <= 0) return oneHot(weights.length, 0);
   return weights.map((v) => Math.max(0, v) / sum);
 }
-
-export function formatBytes(n) {
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  return `${Math.max(1, Math.round(n / 1e3))} kB`;
-}

@@ -30,6 +30,7 @@ export class Webcam {
     let fps = 0;
     while (this.running) {
       await this.onFrame(this.video);
+      if (!this.running) break; // stopped while that frame ran: report nothing more
       const now = performance.now();
       const instant = 1000 / Math.max(1, now - last);
       fps = fps ? 0.8 * fps + 0.2 * instant : instant; // exponential moving average

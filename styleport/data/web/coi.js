@@ -1,6 +1,6 @@
 // Cross-origin isolation for static hosts that cannot set response headers (GitHub Pages, S3...).
 //
-// Multi-threaded WebAssembly (2-4x faster ONNX Runtime / TF.js wasm) needs SharedArrayBuffer,
+// Multi-threaded WebAssembly (ONNX Runtime / TF.js wasm; faster only when a core is idle) needs SharedArrayBuffer,
 // which browsers only enable on pages served with
 //   Cross-Origin-Opener-Policy: same-origin  and  Cross-Origin-Embedder-Policy: require-corp.
 // `styleport demo serve` sends them. Elsewhere, this file registers itself as a service worker that
