@@ -104,6 +104,8 @@ def mismatch(recorded: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> s
         "exporter_code_sha256": "made by other exporter code",
         "styleport": "made by another styleport version",
         "calibration_sha256": "calibrated on other photos",
+        "options": "exported with other options",
+        "shapes": "exported for other shapes",
     }
     diffs = [names.get(key, f"{key} differs") for key in wanted if recorded.get(key) != wanted[key]]
     return ", ".join(diffs)
