@@ -208,7 +208,11 @@ def to_html(run: ParityRun, pictures: dict[str, tuple[str, str, str]]) -> str:
             f"<figure><img src='{c}' alt='difference'><figcaption>|difference| x{GAIN:g}</figcaption></figure>"
             "</div></section>"
         )
-    verdict = f"FAILED ({len(run.failed)})" if run.failed else ("PASSED" if run.verified else "NOTHING VERIFIED (all skipped)")
+    verdict = (
+        f"FAILED ({len(run.failed)})"
+        if run.failed
+        else ("PASSED" if run.verified else "NOTHING VERIFIED (all skipped)")
+    )
     style = (
         "body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%}tr.pass td:nth-child(2){color:#070}"

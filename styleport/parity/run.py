@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from styleport.checkpoints import Checkpoint
@@ -28,12 +28,21 @@ from styleport.export import base as exporters
 from styleport.export.base import ExportRequest
 from styleport.parity.latency import Latency
 from styleport.precision import Precision
-from styleport.runtimes.base import RunInfo
 from styleport.tolerances import Tolerance
 from styleport.verification import engine, provenance
 from styleport.verification.engine import ArtifactResult, CaseResult, NothingVerified, Sample, Status, style_cases
 
-__all__ = ["ArtifactResult", "CaseResult", "NothingVerified", "ParityConfig", "ParityRun", "Reference", "Sample", "Status", "run"]
+__all__ = [
+    "ArtifactResult",
+    "CaseResult",
+    "NothingVerified",
+    "ParityConfig",
+    "ParityRun",
+    "Reference",
+    "Sample",
+    "Status",
+    "run",
+]
 
 DEFAULT_SIZES: tuple[tuple[int, int], ...] = ((256, 256), (239, 321))  # (H, W); 239x321: not multiples of 4
 MAX_IMAGES = 8
@@ -166,8 +175,6 @@ def run(
 ) -> ParityRun:
     """Check every planned artifact; never raises for an artifact that fails (see ParityRun.failed)."""
     from styleport.checkpoints import load
-    from styleport.runtimes.torch import TorchRuntime
-
     from styleport.export.pipeline import check_disjoint
     from styleport.images import sample_photos
 

@@ -23,10 +23,18 @@ def register(subparsers) -> None:
         epilog="exit status: 0 all passed, 1 any failed, 2 bad input, 3 nothing could be verified (all skipped)",
     )
     p.add_argument("model", type=Path, help="the reference checkpoint (.pth)")
-    p.add_argument("artifacts", type=Path, nargs="+", metavar="ARTIFACT", help=".onnx/.ort/.tflite files, .mlpackage or TF.js folders")
+    p.add_argument(
+        "artifacts",
+        type=Path,
+        nargs="+",
+        metavar="ARTIFACT",
+        help=".onnx/.ort/.tflite files, .mlpackage or TF.js folders",
+    )
     p.add_argument("--precision", help="override the precision read from the files (e.g. fp16)")
     p.add_argument("--sizes", default="256,239x321", help="sizes HxW or N, comma-separated (default: 256,239x321)")
-    p.add_argument("--images", type=Path, nargs="+", help="verification photos or folders (default: the bundled verification set)")
+    p.add_argument(
+        "--images", type=Path, nargs="+", help="verification photos or folders (default: the bundled verification set)"
+    )
     p.add_argument("--report", type=Path, help="write report.json / report.md / report.html here")
     p.add_argument("--runs", type=int, default=3, help="timed runs per artifact after one warm-up (default: 3)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="reference/runtime device")

@@ -174,7 +174,9 @@ class ToleranceError(VerificationError):
 
     def __init__(self, path: Path | str, result: ArtifactResult) -> None:
         tol = result.tolerance
-        bound = f"needs PSNR >= {tol.min_psnr:g} dB" + (f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else "")
+        bound = f"needs PSNR >= {tol.min_psnr:g} dB" + (
+            f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else ""
+        )
         cases = "; ".join(c.describe() for c in result.failures)
         StyleportError.__init__(
             self,
@@ -252,7 +254,9 @@ def load_inputs(photos: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> lis
     from styleport.images import load_image
 
     if not photos:
-        raise UsageError("verification needs photos (none given; the bundled set is images.sample_photos('verification'))")
+        raise UsageError(
+            "verification needs photos (none given; the bundled set is images.sample_photos('verification'))"
+        )
     loaded = [(Path(p).stem, load_image(p).rgb) for p in photos]
     return [Input(f"{stem}_{h}x{w}", stem, fit(img, h, w)) for h, w in sizes for stem, img in loaded]
 
@@ -329,7 +333,9 @@ def check(
     except RuntimeUnavailable as exc:
         return skipped(fmt, precision, runtime, str(exc), **extra)
     except StyleportError as exc:  # a corrupt or foreign artifact is a failure, not a crash
-        return ArtifactResult(fmt, precision, runtime, Status.FAILED, reason=f"{runtime} cannot open it: {exc}", **extra)
+        return ArtifactResult(
+            fmt, precision, runtime, Status.FAILED, reason=f"{runtime} cannot open it: {exc}", **extra
+        )
     cases, worst = [], None
     with session:
         bits = session.input_bits

@@ -248,6 +248,4 @@ def check_against(info: ArtifactInfo, num_styles: int) -> None:
     if info.layout not in (want, "image"):
         raise ArtifactError(f"{info.path}: input 'image' is {info.layout}; a styleport {info.format} file takes {want}")
     if info.num_styles != num_styles:
-        raise ArtifactError(
-            f"{info.path}: takes {info.num_styles} style weights, the model has {num_styles} style(s)"
-        )
+        raise ArtifactError(f"{info.path}: takes {info.num_styles} style weights, the model has {num_styles} style(s)")

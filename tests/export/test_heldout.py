@@ -29,7 +29,9 @@ def test_calibration_without_photos_uses_the_bundled_calibration_photos_not_nois
 def test_overlapping_calibration_and_verification_photos_are_refused():
     pipeline.check_disjoint(sample_photos("calibration"), sample_photos("verification"))
     shared = sample_photos("verification")[0]
-    with pytest.raises(UsageError, match=f"1 photo\\(s\\) used for both calibration and verification \\({shared.name}\\)"):
+    with pytest.raises(
+        UsageError, match=f"1 photo\\(s\\) used for both calibration and verification \\({shared.name}\\)"
+    ):
         pipeline.check_disjoint((*sample_photos("calibration"), shared), sample_photos("verification"))
 
 

@@ -7,9 +7,9 @@ import pytest
 from styleport import tolerances
 from styleport.errors import StyleportError, UsageError
 from styleport.export import base as exporters
+from styleport.images import sample_photos
 from styleport.parity import run
 from styleport.precision import Precision
-from styleport.images import sample_photos
 from styleport.runtimes import base as runtimes
 from styleport.runtimes.base import RunInfo
 from styleport.verification import engine
