@@ -73,6 +73,20 @@ def identify(path: Path) -> str:
     return kind
 
 
+def _palette_bits(model) -> Precision | None:
+    """palette6 / palette4 from the LUT size of a palettized program's first ``constexpr_lut_to_dense``.
+
+    The LUT is (2^bits,) in the iOS16 opset and (..., 2^bits, vector size) in iOS18.
+    """
+    for block in model.program.spec.mlProgram.functions["main"].block_specializations.values():
+        for op in block.operations:
+            if op.type == "constexpr_lut_to_dense" and "lut" in op.attributes:
+                dims = [int(d.constant.size) for d in op.attributes["lut"].type.tensorType.dimensions]
+                entries = dims[-1] if len(dims) == 1 else dims[-2] if len(dims) > 1 else 0
+                return {64: Precision.PALETTE6, 16: Precision.PALETTE4}.get(entries)
+    return None
+
+
 def _precision(meta_value: str | None, found: Precision | None, override: Precision | None, path: Path):
     if override is not None:
         return override, "--precision"
@@ -83,7 +97,7 @@ def _precision(meta_value: str | None, found: Precision | None, override: Precis
     raise ArtifactError(f"{path}: cannot tell its precision (no styleport metadata): pass --precision")
 
 
-def _onnx(path: Path, override):
+def _onnx(path: Path):
     onnx = require("onnx", "onnx", "reading ONNX files")
     try:
         proto = onnx.load(str(path))
@@ -98,33 +112,45 @@ def _onnx(path: Path, override):
         found = Precision.INT8
     elif any(t.data_type == onnx.TensorProto.FLOAT16 for t in proto.graph.initializer):
         found = Precision.FP16
-    precision, source = _precision(meta.get("styleport.precision"), found, override, path)
     inits = {t.name for t in proto.graph.initializer}
     shapes = {
         i.name: [d.dim_value if d.HasField("dim_value") else -1 for d in i.type.tensor_type.shape.dim]
         for i in proto.graph.input
         if i.name not in inits
     }
-    return precision, source, shapes, {}
+    return meta.get("styleport.precision"), found, shapes, {}
 
 
-def _ort(path: Path, override):
+def _ort(path: Path):
     with open(path, "rb") as f:
         head = f.read(8)
     if head[4:8] != b"ORTM":
         raise ArtifactError(f"{path}: not an ORT-format model (no ORTM identifier)")
     ort = require("onnxruntime", "onnx", "reading ORT-format files")
+    from onnxruntime.tools.ort_format_model.ort_flatbuffers_py.fbs import InferenceSession as fbs
+
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as exc:
+        model = fbs.InferenceSession.GetRootAsInferenceSession(path.read_bytes(), 0).Model()
+        graph = model.Graph()
+        meta = {
+            model.MetadataProps(i).Key(): model.MetadataProps(i).Value() for i in range(model.MetadataPropsLength())
+        }
+        ops = {graph.Nodes(i).OpType() for i in range(graph.NodesLength())}
+        dtypes = {graph.Initializers(i).DataType() for i in range(graph.InitializersLength())}
+    except Exception as exc:  # ORT's own Fail types; flatbuffer reads past a truncated end
         raise ArtifactError(f"{path}: unreadable ORT file, truncated or corrupt ({_first_line(exc)})") from None
-    meta = session.get_modelmeta().custom_metadata_map
+    found = Precision.FP32
+    if ops & {b"QuantizeLinear", b"DequantizeLinear"}:
+        found = Precision.INT8
+    elif 10 in dtypes:  # TensorDataType FLOAT16
+        found = Precision.FP16
     shapes = {i.name: [d if isinstance(d, int) else -1 for d in i.shape] for i in session.get_inputs()}
-    precision, source = _precision(meta.get("styleport.precision"), None, override, path)
-    return precision, source, shapes, {}
+    value = meta.get(b"styleport.precision")
+    return value.decode() if value else None, found, shapes, {}
 
 
-def _tflite(path: Path, override):
+def _tflite(path: Path):
     from styleport.runtimes.litert import _interpreter_class, read_metadata
 
     data = path.read_bytes()
@@ -138,15 +164,14 @@ def _tflite(path: Path, override):
         raise ArtifactError(f"{path}: unreadable TFLite file, truncated or corrupt ({detail})") from None
     dtypes = {str(t["dtype"].__name__) for t in interp.get_tensor_details()}
     found = Precision.INT8 if "int8" in dtypes else Precision.FP16 if "float16" in dtypes else Precision.FP32
-    precision, source = _precision(meta.get("precision"), found, override, path)
     shapes = {}
     for d in interp.get_input_details():
         name = d["name"].removeprefix("serving_default_").split(":")[0]
         shapes[name] = [int(v) for v in d["shape_signature"]]
-    return precision, source, shapes, {}
+    return meta.get("precision"), found, shapes, {}
 
 
-def _tfjs(path: Path, override):
+def _tfjs(path: Path):
     try:
         model = json.loads((path / "model.json").read_text())
     except (OSError, ValueError) as exc:
@@ -166,15 +191,14 @@ def _tfjs(path: Path, override):
         raise ArtifactError(f"{path}: weight shards hold {present} bytes, model.json describes {expected} (truncated?)")
     found = Precision.UINT8 if "uint8" in quantized else Precision.FP16 if "float16" in quantized else Precision.FP32
     meta = model.get("userDefinedMetadata", {}).get("styleport", {})
-    precision, source = _precision(meta.get("precision"), found, override, path)
     shapes = {}
     for key, spec in model.get("signature", {}).get("inputs", {}).items():
         dims = spec.get("tensorShape", {}).get("dim", [])
         shapes[key.split(":")[0]] = [int(d.get("size", -1)) for d in dims]
-    return precision, source, shapes, {}
+    return meta.get("precision"), found, shapes, {}
 
 
-def _coreml(path: Path, override):
+def _coreml(path: Path):
     from styleport.runtimes.mil import Interpreter
 
     require("coremltools", "coreml", "reading .mlpackage files")
@@ -187,8 +211,7 @@ def _coreml(path: Path, override):
     if "constexpr_affine_dequantize" in spec_ops or "constexpr_blockwise_shift_scale" in spec_ops:
         found = Precision.INT8
     elif "constexpr_lut_to_dense" in spec_ops:
-        found = None  # palette6 or palette4: the metadata says which
-    precision, source = _precision(model.metadata.get("styleport.precision"), found, override, path)
+        found = _palette_bits(model)
     image = model.inputs.get("image")
     shapes, sizes, details = {}, (), {}
     for name, feature in model.inputs.items():
@@ -200,7 +223,7 @@ def _coreml(path: Path, override):
             sizes = tuple((s[0], s[1]) for s in image.enumerated)
         else:
             sizes = tuple((s[2], s[3]) for s in image.enumerated)
-    return precision, source, shapes, {"details": details, "sizes": sizes}
+    return model.metadata.get("styleport.precision"), found, shapes, {"details": details, "sizes": sizes}
 
 
 READERS = {"onnx": _onnx, "ort": _ort, "tflite": _tflite, "tfjs": _tfjs, "coreml": _coreml}
@@ -216,12 +239,16 @@ def _layout(shape: list) -> str:
     return f"shape {shape}"
 
 
-def inspect(path: str | Path, precision: Precision | None = None) -> ArtifactInfo:
-    """Identify and parse ``path`` completely. ArtifactError for anything that is not a readable artifact."""
+def inspect(path: str | Path, precision: Precision | None = None, metadata: bool = True) -> ArtifactInfo:
+    """Identify and parse ``path`` completely. ArtifactError for anything that is not a readable artifact.
+
+    ``precision`` overrides what the file says; ``metadata=False`` ignores the embedded styleport
+    metadata and tells the precision from the weights alone (as for a file from another tool).
+    """
     path = Path(path)
     fmt = identify(path)
-    found, source, shapes, extra = READERS[fmt](path, precision)
-    extra = extra if isinstance(extra, dict) else {}
+    meta_precision, weights_precision, shapes, extra = READERS[fmt](path)
+    found, source = _precision(meta_precision if metadata else None, weights_precision, precision, path)
     style_shape = shapes.get("style_weights")
     return ArtifactInfo(
         path=path,
