@@ -10,6 +10,7 @@ import pytest
 from styleport import checkpoints
 from styleport.export import pipeline
 from styleport.precision import Precision
+from styleport.verification import provenance
 
 SIZES = ((48, 40), (37, 53))  # neither is the 64x64 trace size; 37x53 is not a multiple of 4
 onnx = pytest.importorskip("onnx")
@@ -33,7 +34,8 @@ def test_fp32_and_fp16_single_style(tiny_checkpoint, tmp_path):
     assert fp16.verification.min_psnr > 50
     assert fp16.artifact.size_bytes < 0.6 * fp32.artifact.size_bytes  # fp16 weights
     assert fp16.artifact.details["fp16_rescaled"] == {}  # this net fits fp16 as is
-    assert sorted(tmp_path.iterdir()) == sorted([fp32.artifact.path, fp16.artifact.path])  # no temp files left
+    records = [provenance.sidecar(r.artifact.path) for r in results]  # each artifact with its provenance record
+    assert sorted(tmp_path.iterdir()) == sorted([fp32.artifact.path, fp16.artifact.path, *records])  # no temp files
 
     model = onnx.load(str(fp32.artifact.path))
     assert [i.name for i in model.graph.input] == ["image"]

@@ -108,7 +108,10 @@ def test_two_style_network_through_the_pipeline(tmp_path):
     assert result.verification.status == "passed", result.summary()
     assert {c.style for c in result.verification.cases} == {"style 0", "style 1", "mix"}
     assert result.artifact.path == out / "two_uint8_tfjs" and (result.artifact.path / "model.json").is_file()
-    assert sorted(p.name for p in out.iterdir()) == ["two_uint8_tfjs"]  # no temp folders left behind
+    assert sorted(p.name for p in out.iterdir()) == [
+        "two_uint8_tfjs",
+        "two_uint8_tfjs.styleport.json",
+    ]  # no temp folders
     signature = json.loads((out / "two_uint8_tfjs" / "model.json").read_text())["signature"]["inputs"]
     assert signature["style_weights"]["tensorShape"]["dim"][1]["size"] == "2"
 

@@ -53,3 +53,19 @@ def test_mismatch_names_every_difference():
     assert provenance.mismatch(None, wanted) == "no provenance record"
     got = provenance.mismatch({"checkpoint_sha256": "b", "styleport": "0.1", "options": {}}, wanted)
     assert got == "made from another checkpoint, made by another styleport version"
+
+
+def test_parity_says_when_it_re_exports(tmp_path, capsys):
+    from styleport.cli import main
+
+    model = checkpoints.save(tmp_path / "m.pth", make_net(seed=0), {"style_names": ["m"]})
+    folder = tmp_path / "exports"
+    path, _, _ = _obtain(model, folder)
+    checkpoints.save(model, make_net(seed=2), {"style_names": ["m"]})  # stale: another checkpoint made it
+    argv = ["parity", str(model), "--formats", "onnx", "--precisions", "fp32", "--sizes", "40x48", "--runs", "1"]
+    code = main([*argv, "--export-dir", str(folder), "--report", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "onnx fp32: re-exported (made from another checkpoint)" in err
+    result = json.loads((tmp_path / "r" / "report.json").read_text())["results"][0]
+    assert result["status"] == "passed" and result["origin"] == "re-exported (made from another checkpoint)"
