@@ -151,6 +151,7 @@ def _ort(path: Path):
 
 
 def _tflite(path: Path):
+    require("ai_edge_litert", "tflite", "reading .tflite files")
     from styleport.runtimes.litert import _interpreter_class, read_metadata
 
     data = path.read_bytes()
@@ -199,9 +200,9 @@ def _tfjs(path: Path):
 
 
 def _coreml(path: Path):
+    require("coremltools", "coreml", "reading .mlpackage files")
     from styleport.runtimes.mil import Interpreter
 
-    require("coremltools", "coreml", "reading .mlpackage files")
     try:
         model = Interpreter(path)  # parses the spec and decodes every weight blob
     except StyleportError as exc:

@@ -164,3 +164,15 @@ def test_a_copied_artifact_without_its_record_still_verifies(files, capsys, tmp_
     code, out, err = verify(capsys, files["a"], copy)
     assert code == 0, err
     assert np.isfinite(inspect(copy).num_styles) and inspect(copy).provenance is None
+
+
+def test_a_file_that_cannot_be_read_here_is_skipped(files, capsys, monkeypatch):
+    from styleport.errors import MissingDependencyError
+    from styleport.verification import inspect as inspection
+
+    def missing(path):
+        raise MissingDependencyError("onnx", "onnx", "reading ONNX files")
+
+    monkeypatch.setitem(inspection.READERS, "onnx", missing)
+    code, out, err = verify(capsys, files["a"], files["onnx"])  # a_fp32.onnx: the name gives the precision
+    assert code == 3 and "onnx fp32: SKIPPED: cannot read it here" in out and "styleport[onnx]" in out
