@@ -160,8 +160,8 @@ class ArtifactResult:
 class VerificationError(StyleportError):
     """An artifact does not reproduce the reference; ``.result`` holds every case with its numbers."""
 
-    def __init__(self, path: Path | str, result: ArtifactResult) -> None:
-        super().__init__(f"{path}: {result.name}: {result.reason or 'does not match the torch reference'}")
+    def __init__(self, path: Path | str, result: ArtifactResult, message: str = "") -> None:
+        super().__init__(message or f"{path}: {result.name}: {result.reason or 'does not match the torch reference'}")
         self.result = result
 
     @property
@@ -178,11 +178,8 @@ class ToleranceError(VerificationError):
             f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else ""
         )
         cases = "; ".join(c.describe() for c in result.failures)
-        StyleportError.__init__(
-            self,
-            f"{path}: {result.name} does not match the torch reference in {result.runtime} ({bound}): {cases}",
-        )
-        self.result = result
+        message = f"{path}: {result.name} does not match the torch reference in {result.runtime} ({bound}): {cases}"
+        super().__init__(path, result, message)
 
 
 class ShapeMismatchError(VerificationError):
@@ -190,8 +187,7 @@ class ShapeMismatchError(VerificationError):
 
     def __init__(self, path: Path | str, result: ArtifactResult) -> None:
         cases = "; ".join(c.describe() for c in result.failures if c.shape_mismatch)
-        StyleportError.__init__(self, f"{path}: {result.name} returned the wrong output shape: {cases}")
-        self.result = result
+        super().__init__(path, result, f"{path}: {result.name} returned the wrong output shape: {cases}")
 
 
 class NothingVerified(StyleportError):
