@@ -3,6 +3,7 @@
 >>> import styleport
 >>> net = styleport.load("model.pth")
 >>> out = net.stylize(PIL.Image.open("photo.jpg"))
+>>> styleport.verify("model.pth", ["model_fp16.onnx"]).passed   # an existing file vs the model
 """
 
 from __future__ import annotations
@@ -17,4 +18,11 @@ def load(path, device: str = "auto", precision: str = "fp32"):
     return Stylizer.from_file(path, device=device, precision=precision)
 
 
-__all__ = ["__version__", "load"]
+def verify(model, artifacts, **options):
+    """Verify existing artifacts against a checkpoint: see :func:`styleport.verification.api.verify`."""
+    from styleport.verification.api import verify as run
+
+    return run(model, artifacts, **options)
+
+
+__all__ = ["__version__", "load", "verify"]

@@ -47,9 +47,26 @@ def is_image_file(path: str | os.PathLike) -> bool:
 SAMPLES_DIR = Path(__file__).resolve().parent / "data" / "samples"
 
 
-def sample_photos() -> tuple[Path, ...]:
-    """The bundled sample photos (package data): the default inputs for calibration, parity and the demo."""
-    return tuple(sorted(p for p in SAMPLES_DIR.iterdir() if p.is_file() and is_image_file(p)))
+# Held-out verification: calibration (int8 scales, fp16 ranges) and verification (export checks,
+# parity, verify) never share a photo, so no reported number is measured on the photos a quantizer
+# was fitted to. Licenses: data/samples/LICENSES.md.
+SAMPLE_SETS: dict[str, tuple[str, ...]] = {
+    "calibration": ("colosseum.jpg", "hawaMahal.jpg", "machuPicchu.jpg"),
+    "verification": ("eiffelTower.jpg", "montStMichel.jpg", "neuschwansteinCastle.jpg"),
+}
+
+
+def sample_photos(role: str = "all") -> tuple[Path, ...]:
+    """The bundled sample photos (package data): ``"calibration"``, ``"verification"`` or ``"all"`` (the demo)."""
+    if role == "all":
+        return tuple(sorted(p for p in SAMPLES_DIR.iterdir() if p.is_file() and is_image_file(p)))
+    if role not in SAMPLE_SETS:
+        raise UsageError(f"unknown sample photo set '{role}' (choose from: all, {', '.join(SAMPLE_SETS)})")
+    paths = tuple(SAMPLES_DIR / name for name in SAMPLE_SETS[role])
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise ImageError(f"{SAMPLES_DIR}: bundled {role} photos missing ({', '.join(missing)}); reinstall styleport")
+    return paths
 
 
 def _to_rgb(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:

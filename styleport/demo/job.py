@@ -112,7 +112,7 @@ def run(config: JobConfig, say: Callable[[str], None] = print) -> int:
 
 def _parity(models: tuple[Path, ...], out: Path, runs: int, say: Callable[[str], None]) -> list[str]:
     from styleport.parity import report
-    from styleport.parity.run import ParityConfig, ParityFailure
+    from styleport.parity.run import NothingVerified, ParityConfig, ParityFailure
     from styleport.parity.run import run as parity_run
 
     lines, failed = [], []
@@ -124,6 +124,8 @@ def _parity(models: tuple[Path, ...], out: Path, runs: int, say: Callable[[str],
         lines.append(f"parity:   {folder / 'report.html'} (and report.md, report.json); files in {config.export_dir}/")
         if result.failed:
             failed.append(result)
+        elif not result.verified:  # every runtime skipped: nothing was checked, which is not a pass
+            raise NothingVerified(result.results)
     if failed:
         raise ParityFailure(failed[0])
     return lines

@@ -1,9 +1,10 @@
-"""Images for calibration (int8, fp16 ranges) and verification: real photos when given, else synthetic.
+"""Images for calibration (int8, fp16 ranges): real photos, the bundled calibration set by default.
 
 Real photos matter: a style network's activations on photos differ from those on noise, so int8
-scales and fp16 ranges measured on noise can be wrong for users. The synthetic fallback is a
-smooth random image (low-resolution noise upsampled, plus gradients and an edge) so that it has
-photo-like spatial statistics, and is seeded, so runs are reproducible.
+scales and fp16 ranges measured on noise can be wrong for users. ``calibration_set`` without photos
+uses the bundled calibration photos (``images.sample_photos("calibration")``), never noise, and
+verification uses a disjoint held-out set. ``synthetic_image`` (a smooth seeded random image) is
+only for benchmarks that ask for it explicitly through ``images_at([], ...)``.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def images_at(paths: Sequence[Path], sizes: Sequence[tuple[int, int]], seed: int
 
 
 def calibration_set(paths: Sequence[Path], size: tuple[int, int], count: int = 8, seed: int = 0) -> list[np.ndarray]:
-    """``count`` images at ``size`` (or one per photo, up to count): (H,W,3) float32 0..255 each."""
-    n = min(count, len(paths)) if paths else count
+    """``count`` images at ``size`` (or one per photo, up to count): (H,W,3) float32 0..255 each.
+
+    Without ``paths``, the bundled calibration photos (never synthetic images).
+    """
+    if not paths:
+        from styleport.images import sample_photos
+
+        paths = sample_photos("calibration")
+    n = min(count, len(paths))
     return images_at(paths[:n], [size] * n, seed=seed)

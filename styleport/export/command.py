@@ -80,7 +80,14 @@ def register(subparsers) -> None:
         "--calibration",
         type=Path,
         nargs="+",
-        help="photos or folders for int8 calibration, fp16 ranges and verification (default: the bundled sample photos)",
+        help="photos or folders for int8 calibration and fp16 ranges (default: the bundled calibration photos)",
+    )
+    p.add_argument(
+        "--verify-images",
+        type=Path,
+        nargs="+",
+        help="held-out photos or folders for verification, disjoint from --calibration "
+        "(default: the bundled verification photos)",
     )
     p.add_argument("--option", action="append", metavar="FMT.KEY=VALUE", help="format option (repeatable)")
     p.add_argument("--verify-sizes", help="verification sizes HxW[,HxW...] (default: 72x96,61x83)")
@@ -93,7 +100,6 @@ def main(args: argparse.Namespace) -> int:
     from styleport.export import pipeline
     from styleport.export.calibration import collect_images
     from styleport.export.verify import DEFAULT_SIZES
-    from styleport.images import sample_photos
     from styleport.precision import Precision
 
     if args.list:
@@ -110,8 +116,9 @@ def main(args: argparse.Namespace) -> int:
     options = parse_options(args.option)
     # Real photos, not noise: 8-bit image I/O and int8/fp16 ranges behave differently on noise
     # (measured: the bundled width-0.5 net's CoreML fp32 check gave 50.0 dB on synthetic images,
-    # 58.8 dB on photos).
-    calibration = collect_images(args.calibration) if args.calibration else sample_photos()
+    # 58.8 dB on photos). Empty = the bundled sets; calibration and verification never share a photo.
+    calibration = collect_images(args.calibration) if args.calibration else ()
+    verify_photos = collect_images(args.verify_images) if args.verify_images else ()
     checkpoint = load(args.model)
     jobs = pipeline.plan(checkpoint, formats, args.output, precisions, shapes, calibration, options)
     if args.no_verify:
@@ -126,5 +133,13 @@ def main(args: argparse.Namespace) -> int:
         else:
             print(line, flush=True)  # one summary line per artifact, as soon as it is verified
 
-    pipeline.run(checkpoint, jobs, verify=not args.no_verify, verify_sizes=verify_sizes, progress=show, keep_going=True)
+    pipeline.run(
+        checkpoint,
+        jobs,
+        verify=not args.no_verify,
+        verify_sizes=verify_sizes,
+        progress=show,
+        keep_going=True,
+        verify_photos=verify_photos,
+    )
     return 0

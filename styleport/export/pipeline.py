@@ -4,9 +4,11 @@ Order of work, so that a bad request never leaves files behind:
 1. ``plan``: resolve formats and precisions, check every request against its exporter's declared
    precisions/options and that the extra it needs is installed -- all before any export starts.
 2. ``run``: for each request, the exporter writes into a temp path (``atomic_output``); the
-   artifact is verified in its runtime against the torch reference while still at the temp path;
-   only a verified (or explicitly unverified) artifact is renamed into place. A failure deletes
-   the temp file and raises, naming the artifact and the numbers.
+   artifact is verified in its runtime against the torch reference while still at the temp path
+   (``styleport.verification.engine``, on held-out photos: never the calibration photos); only a
+   verified (or explicitly unverified) artifact is renamed into place, with its provenance record
+   beside it (``styleport.verification.provenance``). A failure deletes the temp file and raises,
+   naming the artifact and the numbers.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from styleport.checkpoints import Checkpoint
 from styleport.errors import StyleportError, UsageError
 from styleport.export import base
 from styleport.export.base import Artifact, Exporter, ExportRequest
-from styleport.export.verify import DEFAULT_SIZES, ParityError, Verification, verify_artifact
+from styleport.export.verify import DEFAULT_SIZES, verify_artifact
 from styleport.fileutil import atomic_output
 from styleport.precision import Precision
+from styleport.verification import provenance
+from styleport.verification.engine import ArtifactResult, Status, raise_for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +39,7 @@ class Job:
 @dataclasses.dataclass(frozen=True)
 class ExportResult:
     artifact: Artifact
-    verification: Verification | None  # None: --no-verify
+    verification: ArtifactResult | None  # None: --no-verify
 
     def summary(self) -> str:
         a = self.artifact
@@ -78,8 +82,15 @@ def plan(
     calibration: tuple[Path, ...] = (),
     options: dict[str, dict[str, str]] | None = None,
 ) -> list[Job]:
-    """Build and validate every job before any work. ``options``: {format: {key: value}}."""
+    """Build and validate every job before any work. ``options``: {format: {key: value}}.
+
+    ``calibration``: photos for int8 calibration and fp16 ranges (default: the bundled calibration
+    set, never synthetic images).
+    """
+    from styleport.images import sample_photos
+
     options = dict(options or {})
+    calibration = tuple(calibration) or sample_photos("calibration")
     everything = any(f == "all" for f in formats)
     names = resolve_formats(formats)
     unknown = sorted(set(options) - set(names))
@@ -119,6 +130,17 @@ class ExportFailed(StyleportError):
         self.failures = tuple(failures)
 
 
+def check_disjoint(calibration: Sequence[Path], verification: Sequence[Path]) -> None:
+    """Held-out verification: a photo used to calibrate may not also be used to verify."""
+    shared = sorted({Path(p).resolve() for p in calibration} & {Path(p).resolve() for p in verification})
+    if shared:
+        names = ", ".join(p.name for p in shared[:3]) + (", ..." if len(shared) > 3 else "")
+        raise UsageError(
+            f"{len(shared)} photo(s) used for both calibration and verification ({names}): "
+            "verification needs photos the quantizers never saw"
+        )
+
+
 def run(
     checkpoint: Checkpoint,
     jobs: Sequence[Job],
@@ -126,14 +148,24 @@ def run(
     verify_sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES,
     progress: Callable[[str], None] | None = None,
     keep_going: bool = False,
+    verify_photos: Sequence[Path] = (),
 ) -> list[ExportResult]:
     """Export and verify each job in turn.
+
+    ``verify_photos``: held-out photos for verification (default: the bundled verification set);
+    they must not overlap any job's calibration photos (UsageError before any work).
 
     A failing job's file is removed and its StyleportError raised at once, or, with
     ``keep_going``, the remaining jobs still run and ``ExportFailed`` lists every failure at the
     end. ``progress`` receives "exporting <fmt> <precision> -> <path>" before each job, then its
     summary line, or "FAILED <fmt> <precision>: <error>" (keep_going only).
     """
+    from styleport.images import sample_photos
+
+    verify_photos = tuple(verify_photos) or sample_photos("verification")
+    if verify:
+        for job in jobs:
+            check_disjoint(job.request.calibration_images, verify_photos)
     model = checkpoint.build("cpu")
     results: list[ExportResult] = []
     failures: list[tuple[Job, StyleportError]] = []
@@ -141,7 +173,7 @@ def run(
         if progress:
             progress(f"exporting {job.request.format} {job.request.precision} -> {job.out}")
         try:
-            results.append(export_one(model, checkpoint, job, verify, verify_sizes))
+            results.append(export_one(model, checkpoint, job, verify, verify_sizes, verify_photos))
         except StyleportError as exc:
             if not keep_going:
                 raise
@@ -156,8 +188,11 @@ def run(
     return results
 
 
-def export_one(model, checkpoint: Checkpoint, job: Job, verify: bool, verify_sizes) -> ExportResult:
+def export_one(
+    model, checkpoint: Checkpoint, job: Job, verify: bool, verify_sizes, verify_photos: Sequence[Path] = ()
+) -> ExportResult:
     verification = None
+    record = provenance.record(checkpoint.path, job.exporter, job.request)
     with atomic_output(job.out) as tmp:
         # a copy: an exporter that casts or rescales in place must not change the reference
         artifact = job.exporter.export(copy.deepcopy(model), checkpoint, tmp, job.request)
@@ -173,10 +208,12 @@ def export_one(model, checkpoint: Checkpoint, job: Job, verify: bool, verify_siz
                 model,
                 job.exporter.runtime,
                 sizes=sizes,
-                photos=job.request.calibration_images,
+                photos=verify_photos,
                 raise_on_failure=False,
+                details=record["options"],
             )
-            if verification.status == "failed":
-                raise ParityError(job.out, verification)  # the temp artifact is deleted on the way out
+            if verification.status == Status.FAILED:
+                raise_for(job.out, verification)  # the temp artifact is deleted on the way out
+        provenance.write(job.out, record)  # before the rename: an artifact in place always has its record
     final = dataclasses.replace(artifact, path=job.out, size_bytes=size_of(job.out))
     return ExportResult(final, verification)

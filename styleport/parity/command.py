@@ -5,7 +5,8 @@
 
 Exports what is needed (or reuses files in --export-dir), runs each in its real runtime on photos
 at every size and writes report.json / report.md / report.html. Exit status is nonzero if any
-artifact fails; runtimes that cannot run here are SKIPPED with the reason, never passed.
+artifact fails (1), and 3 when nothing could be verified (every runtime SKIPPED, with the reason):
+a skip is never a pass. --export-dir artifacts are reused only when their provenance record matches.
 """
 
 from __future__ import annotations
@@ -45,8 +46,18 @@ def register(subparsers) -> None:
     p.add_argument("--formats", help="formats, comma-separated (default: every registered format)")
     p.add_argument("--precisions", help="precisions, comma-separated (default: every precision each format has)")
     p.add_argument("--sizes", default="256,239x321", help="sizes HxW or N, comma-separated (default: 256,239x321)")
-    p.add_argument("--images", type=Path, nargs="+", help="photos or folders (default: the bundled samples)")
-    p.add_argument("--export-dir", type=Path, help="reuse artifacts found here; keep new exports here")
+    p.add_argument(
+        "--images", type=Path, nargs="+", help="verification photos or folders (default: the bundled verification set)"
+    )
+    p.add_argument(
+        "--calibration",
+        type=Path,
+        nargs="+",
+        help="calibration photos for new exports, disjoint from --images (default: the bundled calibration set)",
+    )
+    p.add_argument(
+        "--export-dir", type=Path, help="reuse artifacts found here if their provenance matches; keep new exports here"
+    )
     p.add_argument(
         "--report", type=Path, default=Path("parity-report"), help="report folder (default: ./parity-report)"
     )
@@ -60,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
     from styleport.export.calibration import collect_images
     from styleport.export.command import parse_options
     from styleport.parity import report
-    from styleport.parity.run import MAX_IMAGES, ParityConfig, ParityFailure, plan, run, summary_line
+    from styleport.parity.run import MAX_IMAGES, NothingVerified, ParityConfig, ParityFailure, plan, run, summary_line
     from styleport.precision import Precision
 
     formats = tuple(f.strip() for f in (args.formats or "").split(",") if f.strip())
@@ -71,6 +82,7 @@ def main(args: argparse.Namespace) -> int:
         precisions=precisions,
         sizes=parse_sizes(args.sizes),
         images=images,
+        calibration=collect_images(args.calibration) if args.calibration else (),
         export_dir=args.export_dir,
         runs=args.runs,
         device=args.device,
@@ -87,4 +99,6 @@ def main(args: argparse.Namespace) -> int:
     print(f"report: {', '.join(str(p) for p in paths)}")
     if result.failed:
         raise ParityFailure(result)
+    if not result.verified:
+        raise NothingVerified(result.results)
     return 0

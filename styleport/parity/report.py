@@ -127,7 +127,8 @@ def to_json(run: ParityRun) -> dict:
         "sizes": [list(s) for s in cfg.sizes],
         "images": [str(p) for p in run.images],
         "runs": cfg.runs,
-        "passed": not run.failed,
+        "passed": run.passed,  # false when anything failed, and when nothing could be verified
+        "verified": run.verified,
         "counts": {s: sum(r.status == s for r in run.results) for s in ("passed", "failed", "skipped")},
         "results": [result(r) for r in run.results],
     }
@@ -151,6 +152,8 @@ def to_markdown(run: ParityRun) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     counts = {s: sum(r.status == s for r in run.results) for s in ("passed", "failed", "skipped")}
     lines += ["", f"**{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped.**"]
+    if not run.verified:
+        lines.append("**Nothing was verified: every artifact was skipped. This is not a pass.**")
     for r in run.failed:
         lines.append(f"- FAILED {r.failure_text()}")
     for r in run.results:
@@ -205,7 +208,11 @@ def to_html(run: ParityRun, pictures: dict[str, tuple[str, str, str]]) -> str:
             f"<figure><img src='{c}' alt='difference'><figcaption>|difference| x{GAIN:g}</figcaption></figure>"
             "</div></section>"
         )
-    verdict = "PASSED" if not run.failed else f"FAILED ({len(run.failed)})"
+    verdict = (
+        f"FAILED ({len(run.failed)})"
+        if run.failed
+        else ("PASSED" if run.verified else "NOTHING VERIFIED (all skipped)")
+    )
     style = (
         "body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%}tr.pass td:nth-child(2){color:#070}"

@@ -1,41 +1,48 @@
-"""The parity engine: each (format, precision) artifact in its real runtime vs the torch reference.
+"""The parity suite: every (format, precision) exported and checked by the verification engine.
 
 1. ``plan``: resolve formats x precisions from the exporter registry and check that each has a
    tolerance row -- before any work.
 2. The reference is torch fp32 on CUDA when a GPU is present (``device="auto"``), else on the
-   CPU; its outputs are computed once per (photo, size, style) and shared by every artifact.
-3. Per target: take the artifact from ``export_dir`` if it is already there, else export it through
-   the real pipeline (``styleport.export.pipeline.export_one``, without its own verification,
-   which this engine replaces); open it in the exporter's runtime; compare every case with the
-   reference (styleport.metrics) against its tolerance (styleport.tolerances); time it.
+   CPU; its outputs are computed once per (photo, size, style, input quantization) and shared.
+3. Per target: reuse the artifact in ``export_dir`` only if its provenance record matches what
+   would be exported now (checkpoint hash, options, calibration photos, styleport version and
+   exporter code), else export it through the real pipeline (``export_one``, without its own
+   verification); then ``styleport.verification.engine.check`` runs and times it.
 
-Outcomes per artifact: ``passed``, ``failed`` (outside tolerance, or the export/run raised) or
-``skipped`` (the runtime or exporter cannot run here, with the reason and how to enable it).
+Calibration photos and verification photos are disjoint (held-out numbers). Outcomes per artifact
+are the engine's ``Status``: passed, failed (outside tolerance, or the export/run raised) or
+skipped (the runtime or exporter cannot run here, with the reason). A run where nothing could be
+verified is not a pass (``ParityRun.verified``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 from styleport.checkpoints import Checkpoint
 from styleport.errors import MissingDependencyError, StyleportError, UsageError
 from styleport.export import base as exporters
 from styleport.export.base import ExportRequest
-from styleport.export.calibration import fit
-from styleport.export.verify import style_cases, within
-from styleport.images import SAMPLES_DIR
-from styleport.metrics import Difference, compare, format_psnr
-from styleport.parity.latency import Latency, measure
+from styleport.parity.latency import Latency
 from styleport.precision import Precision
-from styleport.runtimes.base import RunInfo, RuntimeUnavailable
-from styleport.tolerances import Tolerance, lookup
+from styleport.tolerances import Tolerance
+from styleport.verification import engine, provenance
+from styleport.verification.engine import ArtifactResult, CaseResult, NothingVerified, Sample, Status, style_cases
+
+__all__ = [
+    "ArtifactResult",
+    "CaseResult",
+    "NothingVerified",
+    "ParityConfig",
+    "ParityRun",
+    "Reference",
+    "Sample",
+    "Status",
+    "run",
+]
 
 DEFAULT_SIZES: tuple[tuple[int, int], ...] = ((256, 256), (239, 321))  # (H, W); 239x321: not multiples of 4
 MAX_IMAGES = 8
@@ -46,7 +53,8 @@ class ParityConfig:
     formats: tuple[str, ...] = ()  # empty: every registered exporter
     precisions: tuple[Precision, ...] = ()  # empty: every precision each format declares
     sizes: tuple[tuple[int, int], ...] = DEFAULT_SIZES  # (H, W); latency is timed at the first
-    images: tuple[Path, ...] = ()  # empty: the bundled sample photos
+    images: tuple[Path, ...] = ()  # verification photos; empty: the bundled verification set
+    calibration: tuple[Path, ...] = ()  # calibration photos for new exports; empty: the bundled calibration set
     export_dir: Path | None = None  # reuse artifacts found here; new exports are kept here
     runs: int = 5  # timed runs per artifact (after one warm-up)
     device: str = "auto"  # auto | cpu | cuda
@@ -62,83 +70,6 @@ class Target:
     precision: Precision
     runtime: str
     tolerance: Tolerance
-
-
-@dataclasses.dataclass(frozen=True)
-class CaseResult:
-    image: str  # photo file name
-    size: tuple[int, int]  # (H, W)
-    style: str  # "" for single-style networks
-    diff: Difference | None  # None when the runtime raised
-    passed: bool
-    error: str = ""
-
-    def describe(self) -> str:
-        where = f"{self.size[0]}x{self.size[1]} {self.image}" + (f" {self.style}" if self.style else "")
-        return f"{where}: {self.error or self.diff}"
-
-
-@dataclasses.dataclass(frozen=True)
-class Sample:
-    """The worst case of an artifact, kept for the report's pictures: (H,W,3) float32 arrays."""
-
-    key: str  # identifies the reference image, e.g. "colosseum_256x256"
-    reference: np.ndarray
-    output: np.ndarray
-
-
-@dataclasses.dataclass(frozen=True)
-class ArtifactResult:
-    format: str
-    precision: Precision
-    runtime: str
-    status: str  # "passed" | "failed" | "skipped"
-    tolerance: Tolerance | None = None
-    path: Path | None = None
-    size_bytes: int | None = None
-    origin: str = ""  # "exported" | "existing"
-    cases: tuple[CaseResult, ...] = ()
-    latency: Latency | None = None
-    info: RunInfo | None = None
-    label: str = ""  # what ran, in words (e.g. the CoreML interpreter on Linux)
-    reason: str = ""  # why skipped / what went wrong
-    sample: Sample | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.format} {self.precision.value}"
-
-    def worst(self, field: str, pick=max) -> float:
-        values = [getattr(c.diff, field) for c in self.cases if c.diff is not None]
-        return pick(values) if values else float("nan")
-
-    @property
-    def max_abs(self) -> float:
-        return self.worst("max_abs")
-
-    @property
-    def mean_abs(self) -> float:
-        values = [c.diff.mean_abs for c in self.cases if c.diff is not None]
-        return float(np.mean(values)) if values else float("nan")
-
-    @property
-    def psnr(self) -> float:
-        return self.worst("psnr", min)
-
-    @property
-    def ssim(self) -> float:
-        return self.worst("ssim", min)
-
-    def failure_text(self) -> str:
-        where = f" ({self.path})" if self.path else ""
-        if self.reason:
-            return f"{self.name}{where}: {self.reason}"
-        tol = self.tolerance
-        bound = f"needs PSNR >= {tol.min_psnr:g} dB" + (
-            f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else ""
-        )
-        bad = "; ".join(c.describe() for c in self.cases if not c.passed)
-        return f"{self.name}{where} in {self.runtime} ({bound}): {bad}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +89,16 @@ class ParityRun:
 
     @property
     def failed(self) -> tuple[ArtifactResult, ...]:
-        return tuple(r for r in self.results if r.status == "failed")
+        return tuple(r for r in self.results if r.status == Status.FAILED)
+
+    @property
+    def verified(self) -> bool:
+        """At least one artifact was actually checked (everything SKIPPED is not a pass)."""
+        return any(r.status != Status.SKIPPED for r in self.results)
+
+    @property
+    def passed(self) -> bool:
+        return self.verified and not self.failed
 
 
 class ParityFailure(StyleportError):
@@ -182,7 +122,8 @@ def plan(config: ParityConfig) -> list[Target]:
         wanted = [p for p in (config.precisions or exporter.precisions) if p in exporter.precisions]
         for precision in wanted:
             exporter.validate(ExportRequest(name, precision, config.sizes, (), config.options_for(name)))
-            targets.append(Target(name, precision, exporter.runtime, lookup(name, precision)))
+            details = provenance.effective_options(exporter, config.options_for(name))
+            targets.append(Target(name, precision, exporter.runtime, engine.tolerance_for(name, precision, details)))
     if not targets:
         asked = ", ".join(p.value for p in config.precisions)
         raise UsageError(f"none of the formats {', '.join(names)} supports the precisions {asked}")
@@ -203,110 +144,28 @@ def reference_device(device: str) -> str:
     return device
 
 
-def runtime_device(runtime: str, device: str) -> str | None:
-    """The device string to open ``runtime`` with for --device, or None if it has no such device."""
-    if device == "auto":
-        return "auto"
-    if device == "cuda":
-        return "cuda" if runtime in ("torch", "onnxruntime") else None
-    return "cpu" if runtime in ("torch", "onnxruntime", "litert") else "auto"  # tfjs "auto" = wasm on the CPU
+def obtain(checkpoint: Checkpoint, model, target: Target, folder: Path, calibration=(), sizes=(), options=None):
+    """The artifact for ``target`` in ``folder``: reused only if its provenance matches, else (re-)exported.
 
-
-def describe_runtime(runtime: str, info: RunInfo | None) -> str:
-    """What actually ran, in words; the CoreML interpreter on Linux is never passed off as CoreML."""
-    if runtime == "coreml" and sys.platform != "darwin":
-        return "numpy MIL interpreter (styleport.runtimes.mil) on Linux, not Apple's CoreML runtime"
-    if info is None:
-        return runtime
-    parts = [info.runtime, info.provider or info.device]
-    if info.threads:
-        parts.append(f"{info.threads} threads")
-    return " / ".join(p for p in parts if p) + (f" ({info.notes})" if info.notes else "")
-
-
-def default_images() -> tuple[Path, ...]:
-    from styleport.images import sample_photos
-
-    return sample_photos()
-
-
-def load_inputs(paths: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> list[tuple[str, np.ndarray]]:
-    """Every photo fitted (scale to cover, centre crop) to every size: [(label, (H,W,3) float32)]."""
-    from styleport.images import load_image
-
-    out = []
-    loaded = [(p.stem, load_image(p).rgb) for p in paths]
-    for h, w in sizes:
-        for stem, img in loaded:
-            out.append((f"{stem}_{h}x{w}", fit(img, h, w)))
-    return out
-
-
-def obtain(checkpoint: Checkpoint, model, target: Target, folder: Path, photos: tuple[Path, ...], sizes, options=None):
-    """The artifact for ``target`` in ``folder``: reused if present (whatever options made it), else exported.
-
-    -> (path, bytes, origin)
+    -> (path, bytes, origin); origin is "existing", "exported" or "re-exported (<why>)".
     """
     from styleport.export.pipeline import Job, export_one, size_of
+    from styleport.images import sample_photos
 
     exporter = exporters.get(target.format)
     path = folder / exporter.filename(checkpoint.path.stem, target.precision)
-    if path.exists():
-        return path, size_of(path), "existing"
-    exporter.check_available()  # MissingDependencyError -> skipped by the caller
-    request = ExportRequest(target.format, target.precision, tuple(sizes), photos, dict(options or {}))
+    calibration = tuple(calibration) or sample_photos("calibration")
+    request = ExportRequest(target.format, target.precision, tuple(sizes), calibration, dict(options or {}))
     exporter.validate(request)
+    origin = "exported"
+    if path.exists():
+        why = provenance.mismatch(provenance.read(path), provenance.record(checkpoint.path, exporter, request))
+        if not why:
+            return path, size_of(path), "existing"
+        origin = f"re-exported ({why})"
+    exporter.check_available()  # MissingDependencyError -> skipped by the caller
     result = export_one(model, checkpoint, Job(exporter, request, path), verify=False, verify_sizes=())
-    return result.artifact.path, result.artifact.size_bytes, "exported"
-
-
-def check_target(
-    target: Target, path: Path, inputs, styles, expected: dict, runs: int, device: str
-) -> tuple[str, tuple[CaseResult, ...], Latency | None, RunInfo | None, str, Sample | None]:
-    """Run every case of one artifact. -> (status, cases, latency, info, reason, worst sample)."""
-    from styleport.runtimes.base import get as get_runtime
-
-    rt = get_runtime(target.runtime)
-    reason = rt.availability()
-    dev = runtime_device(target.runtime, device)
-    if reason is None and dev is None:
-        reason = f"{target.runtime} has no '{device}' device (run with --device auto or cpu)"
-    if reason is not None:
-        return "skipped", (), None, None, reason, None
-    try:
-        session = rt.open(path, device=dev)
-    except RuntimeUnavailable as exc:
-        return "skipped", (), None, None, str(exc), None
-    except StyleportError as exc:  # a corrupt or foreign artifact is a failure, not a crash
-        return "failed", (), None, None, f"{target.runtime} cannot open it: {exc}", None
-    cases, worst = [], None
-    with session:
-        for label, img in inputs:
-            for style, sw in styles:
-                want = expected[(label, style)]
-                stem, size = label.rsplit("_", 1)[0], (img.shape[0], img.shape[1])
-                try:
-                    got = session.run(img, sw)
-                except StyleportError as exc:
-                    cases.append(CaseResult(stem, size, style, None, False, f"runtime error: {exc}"))
-                    continue
-                if got.shape != want.shape:
-                    err = f"returned shape {got.shape}, expected {want.shape}"
-                    cases.append(CaseResult(stem, size, style, None, False, err))
-                    continue
-                diff = compare(want, got)
-                cases.append(CaseResult(stem, size, style, diff, within(diff, target.tolerance)))
-                score = diff.psnr if not math.isnan(diff.psnr) else -math.inf
-                if worst is None or score < worst[0]:
-                    worst = (score, Sample(label, want, got))
-        latency = None
-        if cases and all(c.diff is not None for c in cases):
-            label, img = inputs[0]
-            sw = styles[0][1]
-            latency = measure(lambda: session.run(img, sw), runs, (img.shape[0], img.shape[1]))
-        info = session.info
-    status = "passed" if cases and all(c.passed for c in cases) else "failed"
-    return status, tuple(cases), latency, info, "", worst[1] if worst else None
+    return result.artifact.path, result.artifact.size_bytes, origin
 
 
 def run(
@@ -316,84 +175,61 @@ def run(
 ) -> ParityRun:
     """Check every planned artifact; never raises for an artifact that fails (see ParityRun.failed)."""
     from styleport.checkpoints import load
-    from styleport.runtimes.torch import TorchRuntime
+    from styleport.export.pipeline import check_disjoint
+    from styleport.images import sample_photos
 
     say = progress or (lambda _msg: None)
     targets = plan(config)
-    images = tuple(config.images[:MAX_IMAGES]) or default_images()
-    if not images:
-        raise UsageError(f"no photos to test with: {SAMPLES_DIR} is empty and --images was not given")
+    images = tuple(config.images[:MAX_IMAGES]) or sample_photos("verification")
+    calibration = tuple(config.calibration) or sample_photos("calibration")
+    check_disjoint(calibration, images)
     checkpoint = load(model_path)
     model = checkpoint.build("cpu")
     ref_device = reference_device(config.device)
-    inputs = load_inputs(images, config.sizes)
+    inputs = engine.load_inputs(images, config.sizes)
     styles = style_cases(model.num_styles)
 
-    with TorchRuntime().session_for(model, ref_device) as ref:
-        expected = {(label, style): ref.run(img, sw) for label, img in inputs for style, sw in styles}
-        first, sw0 = inputs[0][1], styles[0][1]
-        ref_latency = measure(lambda: ref.run(first, sw0), config.runs, (first.shape[0], first.shape[1]))
-        where = ref_device
-        if ref_device == "cuda":
-            import torch
-
-            where = f"cuda ({torch.cuda.get_device_name(0)})"
-        elif ref.info.threads:
-            where = f"cpu ({ref.info.threads} threads)"
-        reference = Reference(f"torch fp32 on {where}", ref_device, ref_latency)
-    say(f"reference: {reference.label}; {len(inputs)} image(s) x {len(styles)} style case(s)")
-
     results = []
-    with tempfile.TemporaryDirectory(prefix="styleport-parity-") as tmp:
-        folder = Path(config.export_dir) if config.export_dir else Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        for target in targets:
-            say(f"{target.format} {target.precision}: ...")
-            result = check_one(checkpoint, model, target, folder, images, inputs, styles, expected, config)
-            if not config.export_dir and result.path is not None:
-                result = dataclasses.replace(result, path=None)  # the temp folder is gone after the run
-            results.append(result)
-            say(f"{result.name}: {summary_line(result)}")
+    with engine.Reference(model, ref_device) as ref:
+        latency = ref.latency(inputs[0], styles[0][1], config.runs)
+        reference = Reference(ref.label, ref_device, latency)
+        say(f"reference: {reference.label}; {len(inputs)} image(s) x {len(styles)} style case(s)")
+        with tempfile.TemporaryDirectory(prefix="styleport-parity-") as tmp:
+            folder = Path(config.export_dir) if config.export_dir else Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            for target in targets:
+                say(f"{target.format} {target.precision}: ...")
+                result = check_one(checkpoint, model, target, folder, calibration, inputs, styles, ref, config)
+                if not config.export_dir and result.path is not None:
+                    result = dataclasses.replace(result, path=None)  # the temp folder is gone after the run
+                if result.origin.startswith("re-exported"):
+                    say(f"{result.name}: {result.origin}")
+                results.append(result)
+                say(f"{result.name}: {summary_line(result)}")
     return ParityRun(Path(model_path), config, reference, images, tuple(results))
 
 
-def check_one(checkpoint, model, target: Target, folder, images, inputs, styles, expected, config) -> ArtifactResult:
+def check_one(checkpoint, model, target: Target, folder, calibration, inputs, styles, ref, config) -> ArtifactResult:
     from styleport.runtimes.base import get as get_runtime
 
-    common = dict(format=target.format, precision=target.precision, runtime=target.runtime, tolerance=target.tolerance)
+    common = dict(tolerance=target.tolerance)
     reason = get_runtime(target.runtime).availability()
     if reason is not None:  # nothing could check the artifact here: do not spend minutes exporting it
-        return ArtifactResult(status="skipped", reason=reason, **common)
+        return engine.skipped(target.format, target.precision, target.runtime, reason, **common)
+    options = config.options_for(target.format)
     try:
-        options = config.options_for(target.format)
-        path, size, origin = obtain(checkpoint, model, target, folder, images, config.sizes, options)
+        path, size, origin = obtain(checkpoint, model, target, folder, calibration, config.sizes, options)
     except MissingDependencyError as exc:
-        return ArtifactResult(status="skipped", reason=f"cannot export here: {exc}", **common)
+        return engine.skipped(target.format, target.precision, target.runtime, f"cannot export here: {exc}", **common)
     except StyleportError as exc:
-        return ArtifactResult(status="failed", reason=f"export failed: {exc}", **common)
-    status, cases, latency, info, reason, sample = check_target(
-        target, path, inputs, styles, expected, config.runs, config.device
-    )
-    return ArtifactResult(
-        status=status,
-        path=path,
-        size_bytes=size,
-        origin=origin,
-        cases=cases,
-        latency=latency,
-        info=info,
-        label=describe_runtime(target.runtime, info),
-        reason=reason,
-        sample=sample,
-        **common,
-    )
+        return ArtifactResult(
+            target.format, target.precision, target.runtime, Status.FAILED, reason=f"export failed: {exc}", **common
+        )
+    return engine.check(
+        path, target.format, target.precision, target.runtime, ref, inputs, styles,
+        device=config.device, runs=config.runs, path=path, size_bytes=size, origin=origin, **common,
+    )  # fmt: skip
 
 
 def summary_line(r: ArtifactResult) -> str:
-    if r.status == "skipped":
-        return f"SKIPPED: {r.reason}"
-    if not r.cases:
-        return f"FAILED: {r.reason}"
-    head = "ok" if r.status == "passed" else "FAILED"
-    lat = f", {r.latency.median_ms:.0f} ms" if r.latency else ""
-    return f"{head} PSNR {format_psnr(r.psnr)} (min), max abs {r.max_abs:.3g}{lat} [{r.label}]"
+    return r.summary()

@@ -5,9 +5,12 @@ A runtime loads one artifact and runs RGB images through it::
     rt = runtimes.get("onnxruntime").open(path, device="cpu")
     out = rt.run(image)          # (H,W,3) float32 RGB 0..255 -> (H,W,3) float32 RGB 0..255
     rt.info                      # what actually ran: device, provider, threads, notes
+    rt.input_bits                # 8 if the artifact takes 8-bit pixels (CoreML image I/O), else None
 
 ``availability()`` returns None when the runtime can run here, else the reason and how to enable
-it; the parity suite reports such runtimes as SKIPPED with that text, never as passed.
+it; the parity suite reports such runtimes as SKIPPED with that text, never as passed. Each runtime
+owns its device knowledge: ``device_for`` maps the user's --device to one it has (or None), and
+``describe`` says in words what actually ran (styleport.verification labels every number with it).
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ class Session(ABC):
     """One loaded artifact, ready to run."""
 
     info: RunInfo
+    # Input quantization the artifact applies: 8 = pixels are rounded to uint8 before the network
+    # (CoreML image inputs); None = float input. The verification engine feeds the reference the
+    # same rounded image, so the comparison measures the network, not the input rounding.
+    input_bits: int | None = None
 
     @abstractmethod
     def run(self, image: np.ndarray, style_weights: np.ndarray | None = None) -> np.ndarray:
@@ -70,6 +77,19 @@ class Runtime(ABC):
     @abstractmethod
     def open(self, path: Path, device: str = "auto", **options) -> Session:
         """Load an artifact. Raise RuntimeUnavailable if this machine cannot run it."""
+
+    def device_for(self, device: str) -> str | None:
+        """The device to open with for a user's ``auto`` / ``cpu`` / ``cuda``, or None if it has no such device."""
+        return "auto" if device == "auto" else None
+
+    def describe(self, info: RunInfo | None) -> str:
+        """What actually ran, in words (reported next to every number)."""
+        if info is None:
+            return self.name
+        parts = [info.runtime, info.provider or info.device]
+        if info.threads:
+            parts.append(f"{info.threads} threads")
+        return " / ".join(p for p in parts if p) + (f" ({info.notes})" if info.notes else "")
 
 
 def check_image(image: np.ndarray) -> np.ndarray:

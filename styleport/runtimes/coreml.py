@@ -47,6 +47,7 @@ class _InterpreterSession(Session):
 
         self.model = Interpreter(path)
         self.image_io = self.model.inputs["image"].kind == "image"
+        self.input_bits = 8 if self.image_io else None  # an image input holds uint8 pixels
         self.num_styles = (
             int(self.model.inputs["style_weights"].fixed[-1]) if "style_weights" in self.model.inputs else 1
         )
@@ -80,6 +81,7 @@ class _AppleSession(Session):  # pragma: no cover - runs on macOS only (tests ma
         spec = self.model.get_spec()
         inputs = {f.name: f for f in spec.description.input}
         self.image_io = inputs["image"].type.WhichOneof("Type") == "imageType"
+        self.input_bits = 8 if self.image_io else None
         self.num_styles = inputs["style_weights"].type.multiArrayType.shape[-1] if "style_weights" in inputs else 1
         self.info = RunInfo("coreml", f"apple-{units.lower()}", "MLModel.predict")
 
@@ -103,6 +105,17 @@ class CoreMLRuntime(Runtime):
     name = "coreml"
     formats = ("coreml",)
     enable_hint = "pip install 'styleport[coreml]'"
+
+    def device_for(self, device: str) -> str | None:
+        if device == "cuda":
+            return None
+        return "auto" if device == "auto" or sys.platform != "darwin" else "cpu"
+
+    def describe(self, info: RunInfo | None) -> str:
+        """The interpreter on Linux is never passed off as CoreML."""
+        if info is not None and info.device == "linux-interpreter":
+            return "numpy MIL interpreter (styleport.runtimes.mil) on Linux, not Apple's CoreML runtime"
+        return super().describe(info)
 
     @classmethod
     def availability(cls) -> str | None:

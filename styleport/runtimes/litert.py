@@ -123,6 +123,9 @@ class LiteRTRuntime(Runtime):
     formats = ("tflite",)
     enable_hint = "pip install 'styleport[tflite]'"
 
+    def device_for(self, device: str) -> str | None:
+        return device if device in ("auto", "cpu") else None  # CPU only (XNNPACK)
+
     @classmethod
     def availability(cls) -> str | None:
         try:

@@ -101,6 +101,9 @@ class OnnxRuntime(Runtime):
     formats = ("onnx", "ort")
     enable_hint = "pip install 'styleport[onnx]'"
 
+    def device_for(self, device: str) -> str | None:
+        return device if device in ("auto", "cpu", "cuda") else None
+
     @classmethod
     def availability(cls) -> str | None:
         try:

@@ -146,6 +146,10 @@ class TFJSNodeRuntime(Runtime):
     formats = ("tfjs",)
     enable_hint = FIX
 
+    def device_for(self, device: str) -> str | None:
+        # --device cpu means "on the CPU": the wasm backend, not tfjs' 25 s/image reference cpu backend
+        return "auto" if device in ("auto", "cpu") else None
+
     @classmethod
     def availability(cls) -> str | None:
         return unavailable_reason()

@@ -75,6 +75,9 @@ class TorchRuntime(Runtime):
     formats = ("torch",)
     enable_hint = "pip install styleport"
 
+    def device_for(self, device: str) -> str | None:
+        return device if device in ("auto", "cpu", "cuda") else None
+
     @classmethod
     def availability(cls) -> str | None:
         return None  # torch is a core dependency

@@ -49,7 +49,7 @@ def check_verified(model, artifact, precision):
     sizes = [tuple(s) for s in artifact.details["verify_sizes"]]
     assert sizes == list(VERIFY_SHAPES) and EXPORT_SHAPE[0] not in sizes
     result = verify_artifact(artifact.path, "coreml", precision, model, "coreml", sizes=sizes, photos=PHOTOS[2:4])
-    assert result.status == "ok", result.summary()
+    assert result.status == "passed", result.summary()
     assert result.info.device == "linux-interpreter" and result.info.notes == INTERPRETER_NOTE
     assert result.min_psnr >= lookup("coreml", precision).min_psnr
     return result
@@ -118,9 +118,18 @@ def test_tampered_weights_fail_verification(single, tmp_path):
     shutil.copytree(artifacts[Precision.FP32].path, broken)
     weights = next(broken.rglob("weight.bin"))
     data = bytearray(weights.read_bytes())
-    _, _, size, start = struct.unpack_from("<IIQQ", data, 64)  # the first blob record: conv1's fp32 weights
-    blob = np.frombuffer(bytes(data[start : start + size]), dtype=np.float32) * 1.5
-    data[start : start + size] = blob.tobytes()  # same format, different numbers
+    # 3% multiplicative noise on every fp32 blob: same format, different numbers. (A uniform scale of
+    # conv1, as tried before, changes nothing: the instance norm after it divides the scale away, and
+    # the test only failed on synthetic images, where the right artifact failed too.)
+    rng, offset = np.random.default_rng(0), 64
+    while offset + 64 <= len(data):
+        sentinel, dtype, size, start = struct.unpack_from("<IIQQ", data, offset)
+        if sentinel != 0xDEADBEEF:
+            break
+        if dtype == 2:  # fp32
+            blob = np.frombuffer(bytes(data[start : start + size]), dtype=np.float32)
+            data[start : start + size] = (blob * rng.normal(1.0, 0.03, blob.shape)).astype(np.float32).tobytes()
+        offset = (start + size + 63) // 64 * 64  # records are 64-byte aligned after each blob
     weights.write_bytes(bytes(data))
     with pytest.raises(ParityError) as info:
         verify_artifact(broken, "coreml", Precision.FP32, model, "coreml", sizes=VERIFY_SHAPES)

@@ -10,6 +10,7 @@ import pytest
 from styleport import checkpoints
 from styleport.export import pipeline
 from styleport.precision import Precision
+from styleport.verification import provenance
 
 SIZES = ((48, 40), (37, 53))  # neither is the 64x64 trace size; 37x53 is not a multiple of 4
 onnx = pytest.importorskip("onnx")
@@ -26,14 +27,15 @@ def test_fp32_and_fp16_single_style(tiny_checkpoint, tmp_path):
     results = export(tiny_checkpoint, tmp_path, [Precision.FP32, Precision.FP16])
     fp32, fp16 = results
     for r in results:
-        assert r.verification.status == "ok", r.summary()
+        assert r.verification.status == "passed", r.summary()
         assert {c.size for c in r.verification.cases} == set(SIZES)
         assert r.artifact.path.exists() and r.artifact.size_bytes == r.artifact.path.stat().st_size
     assert fp32.verification.max_abs < 0.01 and fp32.verification.min_psnr > 100
     assert fp16.verification.min_psnr > 50
     assert fp16.artifact.size_bytes < 0.6 * fp32.artifact.size_bytes  # fp16 weights
     assert fp16.artifact.details["fp16_rescaled"] == {}  # this net fits fp16 as is
-    assert sorted(tmp_path.iterdir()) == sorted([fp32.artifact.path, fp16.artifact.path])  # no temp files left
+    records = [provenance.sidecar(r.artifact.path) for r in results]  # each artifact with its provenance record
+    assert sorted(tmp_path.iterdir()) == sorted([fp32.artifact.path, fp16.artifact.path, *records])  # no temp files
 
     model = onnx.load(str(fp32.artifact.path))
     assert [i.name for i in model.graph.input] == ["image"]
@@ -56,7 +58,7 @@ def test_int8_auto_picks_scheme_by_measured_psnr(tiny_checkpoint, tmp_path, phot
     best = max(candidates.values())
     assert candidates[details["int8_scheme"]] >= best - 0.5
     assert "3 photos" in details["int8_calibration"]
-    assert result.verification.status == "ok" and result.verification.min_psnr > 35
+    assert result.verification.status == "passed" and result.verification.psnr > 35
     model = onnx.load(str(result.artifact.path))
     assert any(n.op_type == "QuantizeLinear" for n in model.graph.node)
     assert {o.domain for o in model.opset_import} <= {"", "ai.onnx"}  # no stray optimizer domains
@@ -68,7 +70,7 @@ def test_two_style_network_fp32_int8(two_style_checkpoint, tmp_path):
         two_style_checkpoint, tmp_path, [Precision.FP32, Precision.INT8], {"onnx": {"int8_scheme": "a16w8"}}
     )
     for r in results:
-        assert r.verification.status == "ok", r.summary()
+        assert r.verification.status == "passed", r.summary()
         assert {c.style for c in r.verification.cases} == {"style 0", "style 1", "mix"}
     assert results[1].artifact.details["int8_scheme"] == "a16w8"
     model = onnx.load(str(results[0].artifact.path))

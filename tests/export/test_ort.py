@@ -20,7 +20,7 @@ def test_ort_format(tiny_checkpoint, tmp_path, precision):
     (result,) = pipeline.run(ckpt, jobs, verify_sizes=SIZES)
     assert result.artifact.path.suffix == ".ort"
     assert result.artifact.path.read_bytes()[4:8] == b"ORTM"  # flatbuffer file identifier
-    assert result.verification.status == "ok", result.summary()
+    assert result.verification.status == "passed", result.summary()
     assert result.verification.runtime == "onnxruntime"
 
 
@@ -37,4 +37,4 @@ def test_runtime_optimization_style_loads_and_matches(tiny_checkpoint, tmp_path)
     jobs = pipeline.plan(ckpt, ["ort"], tmp_path, [Precision.FP32], options={"ort": {"optimization": "runtime"}})
     (result,) = pipeline.run(ckpt, jobs, verify_sizes=SIZES)
     assert result.artifact.details["ort_optimization"] == "runtime"
-    assert result.verification.status == "ok", result.summary()
+    assert result.verification.status == "passed", result.summary()

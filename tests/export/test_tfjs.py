@@ -75,7 +75,7 @@ def test_weights_are_stored_at_the_requested_precision(tiny):
 def test_every_precision_verifies_in_node(tiny, precision):
     model, _, artifacts = tiny
     result = verify_artifact(artifacts[precision].path, "tfjs", precision, model, "tfjs-node", SIZES, PHOTOS[2:4])
-    assert result.status == "ok", result.summary()
+    assert result.status == "passed", result.summary()
     assert [c.size for c in result.cases] == list(SIZES)
     assert result.min_psnr >= lookup("tfjs", precision).min_psnr
     assert result.info.device == "node-wasm"
@@ -105,10 +105,13 @@ def test_two_style_network_through_the_pipeline(tmp_path):
     out = tmp_path / "out"
     jobs = pipeline.plan(ckpt, ["tfjs"], out, [Precision.UINT8])
     (result,) = pipeline.run(ckpt, jobs, verify_sizes=SIZES)
-    assert result.verification.status == "ok", result.summary()
+    assert result.verification.status == "passed", result.summary()
     assert {c.style for c in result.verification.cases} == {"style 0", "style 1", "mix"}
     assert result.artifact.path == out / "two_uint8_tfjs" and (result.artifact.path / "model.json").is_file()
-    assert sorted(p.name for p in out.iterdir()) == ["two_uint8_tfjs"]  # no temp folders left behind
+    assert sorted(p.name for p in out.iterdir()) == [
+        "two_uint8_tfjs",
+        "two_uint8_tfjs.styleport.json",
+    ]  # no temp folders
     signature = json.loads((out / "two_uint8_tfjs" / "model.json").read_text())["signature"]["inputs"]
     assert signature["style_weights"]["tensorShape"]["dim"][1]["size"] == "2"
 

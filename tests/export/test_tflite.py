@@ -42,7 +42,7 @@ def test_every_precision_verifies_in_litert(tiny, precision):
     model, _, artifacts = tiny
     art = artifacts[precision]
     result = verify_artifact(art.path, "tflite", precision, model, "litert", sizes=SIZES, photos=PHOTOS[2:4])
-    assert result.status == "ok", result.summary()
+    assert result.status == "passed", result.summary()
     assert [c.size for c in result.cases] == list(SIZES)
     assert result.min_psnr >= lookup("tflite", precision).min_psnr
     assert result.info.threads and result.info.runtime == "litert"
@@ -88,7 +88,7 @@ def test_two_style_network(tmp_path):
     out = tmp_path / "two_fp32.tflite"
     exporter.export(model, ckpt, out, ExportRequest("tflite", Precision.FP32))
     result = verify_artifact(out, "tflite", Precision.FP32, model, "litert", sizes=SIZES)
-    assert result.status == "ok", result.summary()
+    assert result.status == "passed", result.summary()
     assert {c.style for c in result.cases} == {"style 0", "style 1", "mix"}
 
 
@@ -105,7 +105,7 @@ def test_fp16_rescales_activations_that_overflow(tmp_path):
     assert art.details["fp16_peak_before"]["value"] > 65504 / 16
     assert "conv1" in art.details["fp16_rescaled"]
     result = verify_artifact(out, "tflite", Precision.FP16, model, "litert", sizes=SIZES)
-    assert result.status == "ok", result.summary()
+    assert result.status == "passed", result.summary()
 
 
 def test_validate_rejects_unsupported_precision():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -63,7 +65,8 @@ def test_wrong_output_raises_with_every_case(fake_runtimes, make_net, tmp_path):
     v = info.value.verification
     assert v.status == "failed" and len(v.failures) == 6  # 2 sizes x (style 0, style 1, mix)
     text = str(info.value)
-    assert "x.onnx" in text and "PSNR" in text and "needs PSNR >= 60" in text and "17x19 mix" in text
+    assert "x.onnx" in text and "PSNR" in text and "needs PSNR >= 60" in text
+    assert re.search(r"17x19 \w+ mix: max abs [\d.]+, mean abs [\d.]+, PSNR [\d.]+ dB", text)
 
 
 def test_missing_tolerance_row_is_an_error(fake_runtimes, make_net, tmp_path):

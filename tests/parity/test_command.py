@@ -12,6 +12,7 @@ from PIL import Image
 
 from styleport.cli import main
 from styleport.runtimes import base as runtimes
+from styleport.verification import provenance
 from tests.parity.conftest import SIZE
 
 SIZE_ARG = f"{SIZE[0]}x{SIZE[1]}"
@@ -31,7 +32,9 @@ def test_tampered_onnx_fails_with_the_numbers(tmp_path, capsys, parity_checkpoin
 
     exports = tmp_path / "exports"
     exports.mkdir()
-    shutil.copy2(exported("onnx", "fp32"), exports / "tiny_fp32.onnx")  # a private copy to tamper with
+    source = exported("onnx", "fp32")
+    shutil.copy2(source, exports / "tiny_fp32.onnx")  # a private copy to tamper with, and its provenance record
+    shutil.copy2(provenance.sidecar(source), provenance.sidecar(exports / "tiny_fp32.onnx"))
     args = (capsys, parity_checkpoint, parity_photo, exports)
     code, out, err = parity(*args, tmp_path / "ok", "--formats", "onnx", "--precisions", "fp32")
     assert code == 0, err
@@ -94,8 +97,9 @@ def test_unavailable_runtime_is_skipped_never_passed(tmp_path, capsys, monkeypat
     monkeypatch.setattr(runtime_class, "availability", classmethod(lambda cls: reason))
     exports = tmp_path / "exports"
     code, out, err = parity(capsys, parity_checkpoint, parity_photo, exports, tmp_path / "r", "--formats", "onnx")
-    assert code == 0
+    assert code == 3 and "nothing verified: all 3 artifact(s) were SKIPPED" in err  # a skip is never a pass
     data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert data["passed"] is False and data["verified"] is False
     assert data["counts"] == {"passed": 0, "failed": 0, "skipped": 3}
     assert all(r["status"] == "skipped" and r["reason"] == reason for r in data["results"])
     assert "SKIPPED" in (tmp_path / "r" / "report.md").read_text() and "PASS" not in out

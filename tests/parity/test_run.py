@@ -7,9 +7,12 @@ import pytest
 from styleport import tolerances
 from styleport.errors import StyleportError, UsageError
 from styleport.export import base as exporters
+from styleport.images import sample_photos
 from styleport.parity import run
 from styleport.precision import Precision
+from styleport.runtimes import base as runtimes
 from styleport.runtimes.base import RunInfo
+from styleport.verification import engine
 
 
 def test_plan_reads_the_registry_and_filters_precisions():
@@ -37,27 +40,27 @@ def test_plan_rejects_bad_requests_before_work(monkeypatch):
         run.plan(run.ParityConfig(formats=(name,)))
 
 
-def test_coreml_on_linux_is_labelled_as_the_interpreter(monkeypatch):
-    monkeypatch.setattr(run.sys, "platform", "linux")
-    label = run.describe_runtime("coreml", RunInfo("coreml", "linux-interpreter"))
+def test_coreml_on_linux_is_labelled_as_the_interpreter():
+    label = runtimes.get("coreml").describe(RunInfo("coreml", "linux-interpreter"))
     assert "numpy MIL interpreter" in label and "not Apple's CoreML runtime" in label
-    other = run.describe_runtime("onnxruntime", RunInfo("onnxruntime", "cpu", "CPUExecutionProvider", 2, "fell back"))
-    assert other == "onnxruntime / CPUExecutionProvider / 2 threads (fell back)"
+    info = RunInfo("onnxruntime", "cpu", "CPUExecutionProvider", 2, "fell back")
+    assert runtimes.get("onnxruntime").describe(info) == "onnxruntime / CPUExecutionProvider / 2 threads (fell back)"
 
 
 def test_runtime_device_mapping():
-    assert run.runtime_device("tfjs-node", "cpu") == "auto"  # wasm, not the 25 s/image cpu backend
-    assert run.runtime_device("onnxruntime", "cpu") == "cpu"
-    assert run.runtime_device("litert", "cuda") is None  # -> SKIPPED with the reason
-    assert run.runtime_device("onnxruntime", "cuda") == "cuda"
+    assert runtimes.get("tfjs-node").device_for("cpu") == "auto"  # wasm, not the 25 s/image cpu backend
+    assert runtimes.get("onnxruntime").device_for("cpu") == "cpu"
+    assert runtimes.get("litert").device_for("cuda") is None  # -> SKIPPED with the reason
+    assert runtimes.get("onnxruntime").device_for("cuda") == "cuda"
+    assert runtimes.get("coreml").device_for("cuda") is None
 
 
 def test_inputs_are_photos_fitted_to_every_size():
-    photos = run.default_images()
-    assert photos, "styleport/data/samples has no photos"
-    inputs = run.load_inputs(photos[:2], [(32, 48), (37, 29)])
-    assert [label for label, _ in inputs] == [f"{p.stem}_{s}" for s in ("32x48", "37x29") for p in photos[:2]]
-    assert [img.shape for _, img in inputs] == [(32, 48, 3)] * 2 + [(37, 29, 3)] * 2
+    photos = sample_photos("verification")
+    inputs = engine.load_inputs(photos[:2], [(32, 48), (37, 29)])
+    assert [i.label for i in inputs] == [f"{p.stem}_{s}" for s in ("32x48", "37x29") for p in photos[:2]]
+    assert [i.image.shape for i in inputs] == [(32, 48, 3)] * 2 + [(37, 29, 3)] * 2
     assert all(
-        img.dtype.name == "float32" and 0 <= img.min() and img.max() <= 255 and img.std() > 5 for _, img in inputs
+        i.image.dtype.name == "float32" and 0 <= i.image.min() and i.image.max() <= 255 and i.image.std() > 5
+        for i in inputs
     )

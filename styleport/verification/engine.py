@@ -1,0 +1,374 @@
+"""The one verification engine: an artifact in its real runtime vs the torch fp32 reference.
+
+``styleport export`` (each new file), ``styleport parity`` (every format x precision) and
+``styleport verify`` (files that already exist) all call ``check``:
+
+1. the runtime's ``availability()`` and ``device_for(device)``: if it cannot run here the artifact
+   is SKIPPED with the reason -- never passed;
+2. the artifact is opened (a file the runtime cannot load is FAILED, not a crash);
+3. each input (a photo fitted to a size) x style case runs through the artifact, and through the
+   reference with the *same* input quantization the artifact applies (``Session.input_bits``:
+   CoreML image inputs hold uint8 pixels, so the reference gets the rounded image too);
+4. every case is compared (styleport.metrics) with the tolerance row for the artifact
+   (``tolerance_for``); a wrong output shape is a failed case of its own.
+
+The result is an ``ArtifactResult`` with a ``Status``; ``raise_for`` turns a failure into a typed
+error carrying the numbers (``ToleranceError``, ``ShapeMismatchError``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from styleport.errors import StyleportError, UsageError
+from styleport.metrics import Difference, compare, format_psnr
+from styleport.parity.latency import Latency, measure
+from styleport.precision import Precision
+from styleport.runtimes.base import RunInfo, RuntimeUnavailable
+from styleport.tolerances import Tolerance, lookup
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class Input:
+    """One verification image: a photo fitted (scale to cover, centre crop) to one size."""
+
+    label: str  # e.g. "eiffelTower_256x256"; identifies the reference image
+    photo: str  # the photo's stem
+    image: np.ndarray  # (H,W,3) float32 0..255
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.image.shape[0], self.image.shape[1])
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseResult:
+    image: str  # photo stem
+    size: tuple[int, int]  # (H, W)
+    style: str  # "" for single-style networks
+    diff: Difference | None  # None when the runtime raised or the shape was wrong
+    passed: bool
+    error: str = ""
+    shape_mismatch: bool = False
+
+    def describe(self) -> str:
+        where = f"{self.size[0]}x{self.size[1]} {self.image}" + (f" {self.style}" if self.style else "")
+        return f"{where}: {self.error or self.diff}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """The worst case of an artifact, kept for the report's pictures: (H,W,3) float32 arrays."""
+
+    key: str
+    reference: np.ndarray
+    output: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactResult:
+    format: str
+    precision: Precision
+    runtime: str
+    status: Status
+    tolerance: Tolerance | None = None
+    path: Path | None = None
+    size_bytes: int | None = None
+    origin: str = ""  # "exported" | "existing" | "re-exported" | "given"
+    cases: tuple[CaseResult, ...] = ()
+    latency: Latency | None = None
+    info: RunInfo | None = None
+    label: str = ""  # what ran, in words (e.g. the CoreML interpreter on Linux)
+    reason: str = ""  # why skipped / what went wrong
+    sample: Sample | None = None
+    input_bits: int | None = None  # 8: the artifact (and so the reference) got 8-bit-rounded input
+
+    @property
+    def name(self) -> str:
+        return f"{self.format} {self.precision.value}"
+
+    def worst(self, field: str, pick=max) -> float:
+        values = [getattr(c.diff, field) for c in self.cases if c.diff is not None]
+        return pick(values) if values else float("nan")
+
+    @property
+    def max_abs(self) -> float:
+        return self.worst("max_abs")
+
+    @property
+    def mean_abs(self) -> float:
+        values = [c.diff.mean_abs for c in self.cases if c.diff is not None]
+        return float(np.mean(values)) if values else float("nan")
+
+    @property
+    def psnr(self) -> float:
+        return self.worst("psnr", min)
+
+    @property
+    def ssim(self) -> float:
+        return self.worst("ssim", min)
+
+    @property
+    def min_psnr(self) -> float:  # the export API's name for the worst PSNR
+        return self.psnr
+
+    @property
+    def failures(self) -> tuple[CaseResult, ...]:
+        return tuple(c for c in self.cases if not c.passed)
+
+    def failure_text(self) -> str:
+        where = f" ({self.path})" if self.path else ""
+        if self.reason:
+            return f"{self.name}{where}: {self.reason}"
+        tol = self.tolerance
+        bound = f"needs PSNR >= {tol.min_psnr:g} dB" + (
+            f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else ""
+        )
+        bad = "; ".join(c.describe() for c in self.failures)
+        return f"{self.name}{where} in {self.runtime} ({bound}): {bad}"
+
+    def summary(self) -> str:
+        """One line: ``ok PSNR .. (min of N), max abs .. [what ran]``, ``FAILED ...`` or ``SKIPPED: reason``."""
+        if self.status == Status.SKIPPED:
+            return f"SKIPPED: {self.reason}"
+        if not self.cases:
+            return f"FAILED: {self.reason}"
+        head = "ok" if self.status == Status.PASSED else "FAILED"
+        lat = f", {self.latency.median_ms:.0f} ms" if self.latency else ""
+        return (
+            f"{head} PSNR {format_psnr(self.psnr)} (min of {len(self.cases)}), max abs {self.max_abs:.3g}{lat} "
+            f"[{self.label or self.runtime}]"
+        )
+
+
+class VerificationError(StyleportError):
+    """An artifact does not reproduce the reference; ``.result`` holds every case with its numbers."""
+
+    def __init__(self, path: Path | str, result: ArtifactResult, message: str = "") -> None:
+        super().__init__(message or f"{path}: {result.name}: {result.reason or 'does not match the torch reference'}")
+        self.result = result
+
+    @property
+    def verification(self) -> ArtifactResult:  # the name the export tests and callers use
+        return self.result
+
+
+class ToleranceError(VerificationError):
+    """Outputs differ from the reference beyond the tolerance row (message: max abs and PSNR per failing case)."""
+
+    def __init__(self, path: Path | str, result: ArtifactResult) -> None:
+        tol = result.tolerance
+        bound = f"needs PSNR >= {tol.min_psnr:g} dB" + (
+            f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else ""
+        )
+        cases = "; ".join(c.describe() for c in result.failures)
+        message = f"{path}: {result.name} does not match the torch reference in {result.runtime} ({bound}): {cases}"
+        super().__init__(path, result, message)
+
+
+class ShapeMismatchError(VerificationError):
+    """The artifact returned an output of another shape than the reference's."""
+
+    def __init__(self, path: Path | str, result: ArtifactResult) -> None:
+        cases = "; ".join(c.describe() for c in result.failures if c.shape_mismatch)
+        super().__init__(path, result, f"{path}: {result.name} returned the wrong output shape: {cases}")
+
+
+class NothingVerified(StyleportError):
+    """Every artifact was SKIPPED: nothing was checked, which is never a pass (exit status 3)."""
+
+    exit_code = 3
+
+    def __init__(self, results: Sequence[ArtifactResult]) -> None:
+        reasons = "; ".join(sorted({f"{r.name}: {r.reason}" for r in results}))
+        super().__init__(f"nothing verified: all {len(results)} artifact(s) were SKIPPED ({reasons})")
+        self.results = tuple(results)
+
+
+def raise_for(path: Path | str, result: ArtifactResult) -> None:
+    """Raise the typed error for a FAILED result; nothing for passed or skipped ones."""
+    if result.status != Status.FAILED:
+        return
+    if any(c.shape_mismatch for c in result.cases):
+        raise ShapeMismatchError(path, result)
+    if result.cases and not result.reason:
+        raise ToleranceError(path, result)
+    raise VerificationError(path, result)
+
+
+def tolerance_for(fmt: str, precision: Precision, details: Mapping[str, Any] | None = None) -> Tolerance:
+    """The tolerance row of one artifact. ``details`` are what is known about the artifact beyond
+    format and precision (e.g. ``{"io": "image"}`` for CoreML image I/O): the one place that
+    passes them on to the table, so rows keyed by I/O mode or quantization scheme need no other change.
+    A pair without a row is an error before anything runs."""
+    return lookup(fmt, precision)
+
+
+def style_cases(num_styles: int) -> list[tuple[str, np.ndarray | None]]:
+    """Style weights to test: none for one style; first, last and a uniform mix otherwise."""
+    if num_styles == 1:
+        return [("", None)]
+    eye = np.eye(num_styles, dtype=np.float32)
+    mix = np.full(num_styles, 1.0 / num_styles, dtype=np.float32)
+    return [("style 0", eye[0]), (f"style {num_styles - 1}", eye[-1]), ("mix", mix)]
+
+
+def within(diff: Difference, tol: Tolerance) -> bool:
+    if math.isnan(diff.psnr) or diff.psnr < tol.min_psnr:
+        return False
+    return tol.max_abs is None or diff.max_abs <= tol.max_abs
+
+
+def quantize_input(image: np.ndarray, bits: int | None) -> np.ndarray:
+    """The input as the artifact sees it: rounded to 8-bit pixels for ``bits == 8``, else unchanged."""
+    if bits is None:
+        return image
+    if bits != 8:
+        raise StyleportError(f"unsupported input quantization: {bits} bits (styleport knows 8-bit pixels)")
+    return np.clip(np.rint(image), 0, 255).astype(np.float32)
+
+
+def load_inputs(photos: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> list[Input]:
+    """Every photo fitted to every size. Photos are required: there is no synthetic fallback."""
+    from styleport.export.calibration import fit
+    from styleport.images import load_image
+
+    if not photos:
+        raise UsageError(
+            "verification needs photos (none given; the bundled set is images.sample_photos('verification'))"
+        )
+    loaded = [(Path(p).stem, load_image(p).rgb) for p in photos]
+    return [Input(f"{stem}_{h}x{w}", stem, fit(img, h, w)) for h, w in sizes for stem, img in loaded]
+
+
+class Reference:
+    """torch fp32 outputs of the model, computed once per (input, style, input quantization)."""
+
+    def __init__(self, model, device: str = "cpu") -> None:
+        from styleport.runtimes.torch import TorchRuntime
+
+        self.device = device
+        self.session = TorchRuntime().session_for(model, device)
+        where = device
+        if device == "cuda":
+            import torch
+
+            where = f"cuda ({torch.cuda.get_device_name(0)})"
+        elif self.session.info.threads:
+            where = f"cpu ({self.session.info.threads} threads)"
+        self.label = f"torch fp32 on {where}"
+        self._cache: dict[tuple[str, str, int | None], np.ndarray] = {}
+
+    def output(self, inp: Input, style: str, weights: np.ndarray | None, bits: int | None = None) -> np.ndarray:
+        key = (inp.label, style, bits)
+        if key not in self._cache:
+            self._cache[key] = self.session.run(quantize_input(inp.image, bits), weights)
+        return self._cache[key]
+
+    def latency(self, inp: Input, weights: np.ndarray | None, runs: int) -> Latency:
+        return measure(lambda: self.session.run(inp.image, weights), runs, inp.size)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Reference:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def skipped(fmt: str, precision: Precision, runtime: str, reason: str, **extra) -> ArtifactResult:
+    return ArtifactResult(fmt, precision, runtime, Status.SKIPPED, reason=reason, **extra)
+
+
+def check(
+    artifact: Path,
+    fmt: str,
+    precision: Precision,
+    runtime: str,
+    reference: Reference,
+    inputs: Sequence[Input],
+    styles: Sequence[tuple[str, np.ndarray | None]],
+    *,
+    tolerance: Tolerance,
+    device: str = "auto",
+    runs: int = 0,
+    **extra,
+) -> ArtifactResult:
+    """Run every case of one artifact in ``runtime`` (see the module docstring). ``runs`` > 0 also
+    times it (after one warm-up). ``extra`` fills the result's bookkeeping fields (path, origin, ...)."""
+    from styleport.runtimes.base import get as get_runtime
+
+    extra = {"tolerance": tolerance, **extra}
+    rt = get_runtime(runtime)
+    reason = rt.availability()
+    dev = rt.device_for(device)
+    if reason is None and dev is None:
+        reason = f"{runtime} has no '{device}' device (run with --device auto or cpu)"
+    if reason is not None:
+        return skipped(fmt, precision, runtime, reason, **extra)
+    try:
+        session = rt.open(artifact, device=dev)
+    except RuntimeUnavailable as exc:
+        return skipped(fmt, precision, runtime, str(exc), **extra)
+    except StyleportError as exc:  # a corrupt or foreign artifact is a failure, not a crash
+        return ArtifactResult(
+            fmt, precision, runtime, Status.FAILED, reason=f"{runtime} cannot open it: {exc}", **extra
+        )
+    cases, worst = [], None
+    with session:
+        bits = session.input_bits
+        for inp in inputs:
+            for style, weights in styles:
+                want = reference.output(inp, style, weights, bits)
+                try:
+                    got = session.run(quantize_input(inp.image, bits), weights)
+                except StyleportError as exc:
+                    cases.append(CaseResult(inp.photo, inp.size, style, None, False, f"runtime error: {exc}"))
+                    continue
+                if got.shape != want.shape:
+                    err = f"returned shape {got.shape} for a {inp.size[0]}x{inp.size[1]} input, expected {want.shape}"
+                    cases.append(CaseResult(inp.photo, inp.size, style, None, False, err, shape_mismatch=True))
+                    continue
+                diff = compare(want, got)
+                cases.append(CaseResult(inp.photo, inp.size, style, diff, within(diff, tolerance)))
+                score = diff.psnr if not math.isnan(diff.psnr) else -math.inf
+                if worst is None or score < worst[0]:
+                    worst = (score, Sample(inp.label, want, got))
+        latency = None
+        if runs > 0 and cases and all(c.diff is not None for c in cases):
+            first, weights = inputs[0], styles[0][1]
+            image = quantize_input(first.image, bits)
+            latency = measure(lambda: session.run(image, weights), runs, first.size)
+        info = session.info
+    status = Status.PASSED if cases and all(c.passed for c in cases) else Status.FAILED
+    return ArtifactResult(
+        fmt,
+        precision,
+        runtime,
+        status,
+        cases=tuple(cases),
+        latency=latency,
+        info=info,
+        label=rt.describe(info),
+        sample=worst[1] if worst else None,
+        input_bits=bits,
+        **extra,
+    )

@@ -1,0 +1,131 @@
+"""The verification engine: Status, typed errors with the numbers, skips, and input quantization."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from styleport.precision import Precision
+from styleport.runtimes import base as runtimes
+from styleport.runtimes.base import RunInfo, Runtime, Session
+from styleport.tolerances import lookup
+from styleport.verification import engine
+from styleport.verification.engine import Input, Status
+from tests.conftest import make_net
+
+NET = make_net()
+
+
+class _RoundingSession(Session):
+    """Like a CoreML image-input model: rounds the input to 8-bit pixels, then runs the network."""
+
+    info = RunInfo("test-rounding", "cpu")
+    input_bits = 8
+
+    def run(self, image, style_weights=None):
+        x = torch.from_numpy(np.rint(image).astype(np.float32)).permute(2, 0, 1)[None]  # (H,W,3) -> (1,3,H,W)
+        with torch.inference_mode():
+            return NET(x)[0].permute(1, 2, 0).numpy()  # (1,3,H,W) -> (H,W,3)
+
+
+class _Shrinking(Session):
+    info = RunInfo("test-shrinking", "cpu")
+
+    def run(self, image, style_weights=None):
+        return np.zeros((image.shape[0] - 1, image.shape[1], 3), np.float32)
+
+
+class _Grey(Session):
+    info = RunInfo("test-grey", "cpu")
+
+    def run(self, image, style_weights=None):
+        return np.full_like(image, 128.0)
+
+
+def _runtime(session_class, available=None):
+    class _Rt(Runtime):
+        name = "test"
+        formats = ("onnx",)
+
+        @classmethod
+        def availability(cls):
+            return available
+
+        def open(self, path, device="auto", **options):
+            return session_class()
+
+    return _Rt
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    def register(name, session_class, available=None):
+        cls = _runtime(session_class, available)
+        monkeypatch.setattr(f"{__name__}._Registered_{name.replace('-', '_')}", cls, raising=False)
+        monkeypatch.setitem(runtimes._RUNTIMES, name, f"{__name__}:_Registered_{name.replace('-', '_')}")
+        return name
+
+    return register
+
+
+def _check(runtime, inputs, tolerance=None):
+    with engine.Reference(NET) as ref:
+        return engine.check(
+            "x.onnx", "onnx", Precision.FP32, runtime, ref, inputs, engine.style_cases(1),
+            tolerance=tolerance or lookup("onnx", Precision.FP32),
+        )  # fmt: skip
+
+
+def _float_input(h=29, w=37, seed=0):
+    """A non-integer image: 8-bit rounding changes it (photos fitted by PIL are already integers)."""
+    image = np.random.default_rng(seed).uniform(0, 255, size=(h, w, 3)).astype(np.float32)
+    return Input(f"noise_{h}x{w}", "noise", image)
+
+
+def test_reference_gets_the_same_8bit_input_as_the_artifact(fake):
+    inp = _float_input()
+    result = _check(fake("test-rounding", _RoundingSession), [inp])
+    assert result.status == Status.PASSED and result.input_bits == 8, result.summary()
+    assert result.psnr > 100  # same input on both sides: only op-order rounding differs
+    # Without the rounding on the reference side the same artifact is off by far more than the fp32 row allows.
+    with engine.Reference(NET) as ref:
+        unrounded = ref.output(inp, "", None, None)
+        rounded = ref.output(inp, "", None, 8)
+    assert not np.allclose(unrounded, rounded, atol=0.05)
+
+
+def test_wrong_output_is_a_tolerance_error_with_the_numbers(fake):
+    result = _check(fake("test-grey", _Grey), [_float_input(), _float_input(33, 31, 1)])
+    assert result.status == Status.FAILED and len(result.failures) == 2
+    with pytest.raises(engine.ToleranceError) as info:
+        engine.raise_for("x.onnx", result)
+    text = str(info.value)
+    assert "x.onnx: onnx fp32 does not match the torch reference" in text and "needs PSNR >= 60 dB" in text
+    assert "29x37 noise: max abs" in text and "33x31 noise" in text and "PSNR" in text
+    assert info.value.result is result
+
+
+def test_wrong_shape_is_a_shape_error(fake):
+    result = _check(fake("test-shrinking", _Shrinking), [_float_input()])
+    assert result.status == Status.FAILED and result.failures[0].shape_mismatch
+    with pytest.raises(engine.ShapeMismatchError, match=r"returned the wrong output shape: .*\(28, 37, 3\)"):
+        engine.raise_for("x.onnx", result)
+
+
+def test_unavailable_runtime_is_skipped_and_nothing_verified_is_an_error(fake):
+    result = _check(fake("test-away", _Grey, available="needs macOS"), [_float_input()])
+    assert result.status == Status.SKIPPED and result.summary() == "SKIPPED: needs macOS" and not result.cases
+    engine.raise_for("x.onnx", result)  # a skip is not a failure ...
+    error = engine.NothingVerified([result])  # ... and all-skipped is not a pass
+    assert error.exit_code == 3 and "needs macOS" in str(error)
+
+
+def test_status_words_are_the_same_everywhere():
+    assert [s.value for s in Status] == ["passed", "failed", "skipped"]
+    assert Status.PASSED == "passed" and str(Status.SKIPPED) == "skipped"
+
+
+def test_no_photos_is_an_error_not_noise():
+    with pytest.raises(Exception, match="verification needs photos"):
+        engine.load_inputs([], [(32, 32)])
