@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from styleport.cli import main
+from styleport.fileutil import MARKER
 
 pytest.importorskip("onnxruntime")
 SIZES = "48x40,37x53"
@@ -44,7 +45,7 @@ def test_export_prints_one_verified_line_per_artifact(tiny_checkpoint, tmp_path,
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("onnx    fp32") and "tiny_fp32.onnx" in lines[0] and " ok PSNR " in lines[0]
-    assert [p.name for p in out.iterdir()] == ["tiny_fp32.onnx"]
+    assert [p.name for p in out.iterdir() if p.name != MARKER] == ["tiny_fp32.onnx"]
 
 
 def test_tampered_artifact_fails_verification_and_is_removed(tiny_checkpoint, tmp_path, capsys, monkeypatch):
@@ -77,7 +78,7 @@ def test_tampered_artifact_fails_verification_and_is_removed(tiny_checkpoint, tm
     assert "1 of 2 artifacts failed: onnx fp16" in err
     assert "does not match the torch reference" in err and "PSNR" in err and "max abs" in err
     assert "48x40" in err and "37x53" in err  # every failing case is listed with its numbers
-    assert [p.name for p in out.iterdir()] == ["tiny_fp32.onnx"]  # the broken file (and its temp) is gone
+    assert [p.name for p in out.iterdir() if p.name != MARKER] == ["tiny_fp32.onnx"]  # the broken file (and its temp) is gone
     assert "tiny_fp32.onnx" in captured.out and " ok PSNR " in captured.out  # the good one was still exported
 
 
