@@ -64,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(args_list)
         command = "-".join(str(getattr(args, k)) for k in ("command", "demo_command") if getattr(args, k, None))
         quiet.configure(getattr(args, "verbose", False), command or "run")
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        log = quiet.used_log()
+        if log is not None and code == 0:  # on failure the one error line stays alone
+            print(f"styleport: third-party messages (TensorFlow, coremltools, ...) are in {log}; "
+                  "--verbose shows them", file=sys.stderr)
+        return code
     except StyleportError as exc:
         print(f"styleport: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
@@ -72,10 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print("styleport: interrupted", file=sys.stderr)
         return 130
     finally:
-        log = quiet.used_log()
-        if log is not None:
-            print(f"styleport: third-party messages (TensorFlow, coremltools, ...) are in {log}; "
-                  "--verbose shows them", file=sys.stderr)
+        quiet.finish()
 
 
 def one_line(text: str) -> str:

@@ -41,6 +41,11 @@ try:  # POSIX: the lock says "alive" even across pid reuse
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
+# Tests: SIGKILL this process just before the N-th rename onto a final name (1-based), to prove that
+# a run killed at that point leaves no partial file under a final name and that a rerun cleans up.
+KILL_HOOK_ENV = "STYLEPORT_TEST_KILL_BEFORE_RENAME"
+_renames = itertools.count(1)
+
 _private: dict[Path, list] = {}  # output folder -> [temp folder, lock fd, users, owner pid]
 _counter = itertools.count()
 
@@ -238,6 +243,10 @@ def atomic_output(
             if not tmp.exists():
                 raise OutputError(f"{path}: the writer produced nothing")
             _check_replace(path, replaceable, tmp.is_dir())
+            if os.environ.get(KILL_HOOK_ENV) == str(next(_renames)):
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
             try:
                 if tmp.is_dir() and path.is_dir() and not path.is_symlink():
                     old = slot / ".old"

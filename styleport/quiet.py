@@ -44,8 +44,19 @@ def environment(verbose: bool = False) -> None:
 
 
 def configure(verbose: bool, command: str = "run") -> None:
+    """Start a command: a fresh log file (``logs/<command>.log``) the first time it is needed."""
+    if _state["log"] is not None and not _state["depth"]:
+        _state["log"].close()
+        _state["log"] = None
     _state["verbose"], _state["command"], _state["used"] = verbose, command, False
     environment(verbose)
+
+
+def finish() -> None:
+    """End of a command: close the log file."""
+    if _state["log"] is not None and not _state["depth"]:
+        _state["log"].close()
+        _state["log"] = None
 
 
 def log_path() -> Path:
