@@ -31,7 +31,9 @@ def float_in(lo: float, hi: float, lo_open: bool = False):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
         if not math.isfinite(value) or value > hi or value < lo or (lo_open and value == lo):
-            raise argparse.ArgumentTypeError(f"must be a number in {'(' if lo_open else '['}{lo:g}, {hi:g}], got {text}")
+            raise argparse.ArgumentTypeError(
+                f"must be a number in {'(' if lo_open else '['}{lo:g}, {hi:g}], got {text}"
+            )
         return value
 
     parse.__name__ = "number"

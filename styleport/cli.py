@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         code = int(args.func(args) or 0)
         log = quiet.used_log()
         if log is not None and code == 0:  # on failure the one error line stays alone
-            print(f"styleport: third-party messages (TensorFlow, coremltools, ...) are in {log}; "
-                  "--verbose shows them", file=sys.stderr)
+            print(
+                f"styleport: third-party messages (TensorFlow, coremltools, ...) are in {log}; --verbose shows them",
+                file=sys.stderr,
+            )
         return code
     except StyleportError as exc:
         print(f"styleport: error: {one_line(str(exc))}", file=sys.stderr)

@@ -28,9 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="output file (one input) or folder (written as <name>.<ext>, created if needed)",
     )
-    p.add_argument(
-        "--size", type=int_in(1, MAX_SIDE), help="resize so the longer side is SIZE pixels before stylizing"
-    )
+    p.add_argument("--size", type=int_in(1, MAX_SIDE), help="resize so the longer side is SIZE pixels before stylizing")
     p.add_argument("--scale", type=float_in(0, 16, lo_open=True), help="resize by this factor before stylizing")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
@@ -156,7 +154,9 @@ def run_stylize(args: argparse.Namespace) -> int:
             tqdm.write(f"styleport: error: {one_line(str(exc))}", file=sys.stderr)
             continue
         if loaded.frames > 1:
-            tqdm.write(f"styleport: note: {src} has {loaded.frames} frames; only the first is stylized", file=sys.stderr)
+            tqdm.write(
+                f"styleport: note: {src} has {loaded.frames} frames; only the first is stylized", file=sys.stderr
+            )
         result = stylizer.stylize(loaded.rgb, options)
         try:
             save_image(dst, result, loaded.alpha)
@@ -198,7 +198,9 @@ def run_info(args: argparse.Namespace) -> int:
     meta = ckpt.metadata
     for style in meta.get("styles", []):
         print(
-            printable(f"style:       {style.get('name')}: {style.get('source', '?')} (license: {style.get('license', '?')})")
+            printable(
+                f"style:       {style.get('name')}: {style.get('source', '?')} (license: {style.get('license', '?')})"
+            )
         )
     training = meta.get("training")
     if training:

@@ -199,9 +199,7 @@ def _in_private_temp(path: Path) -> bool:
 def is_ours(folder: Path) -> bool:
     """A folder styleport created (it holds the marker) or an empty one."""
     try:
-        return (folder / MARKER).is_file() or not any(
-            p for p in folder.iterdir() if not p.name.startswith(TEMP_PREFIX)
-        )
+        return (folder / MARKER).is_file() or not any(p for p in folder.iterdir() if not p.name.startswith(TEMP_PREFIX))
     except OSError:
         return False
 
@@ -214,9 +212,7 @@ def mark(folder: Path, what: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(
-    path: str | os.PathLike, replaceable: Callable[[Path], bool] | None = None
-) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, replaceable: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """Yield a temp path for ``path``; rename it onto ``path`` only if the block succeeds.
 
     The temp path has ``path``'s own name (tools that pick a format from the extension work)
@@ -285,9 +281,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.fsync(fh.fileno())
 
 
-def claim_folder(
-    folder: str | os.PathLike, what: str, legacy: Callable[[Path], bool] | None = None
-) -> Path:
+def claim_folder(folder: str | os.PathLike, what: str, legacy: Callable[[Path], bool] | None = None) -> Path:
     """Make ``folder`` an output folder of this run, before any work, or refuse with one line.
 
     Accepted: a new folder (created, marked), an empty one (marked), one holding the marker, or

@@ -61,7 +61,9 @@ def finish() -> None:
 
 def log_path() -> Path:
     override = os.environ.get("STYLEPORT_CACHE")
-    base = Path(override) if override else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "styleport"
+    base = (
+        Path(override) if override else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "styleport"
+    )
     return base / "logs" / f"{_state['command']}.log"
 
 

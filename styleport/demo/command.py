@@ -25,14 +25,20 @@ def register(subparsers) -> None:
     demo.add_argument("--models", nargs="+", type=Path, metavar="M.pth", help="checkpoints (default: bundled models)")
     demo.add_argument("--no-parity", action="store_true", help="skip the export + parity step")
     demo.add_argument("--no-site", action="store_true", help="skip building the web demo")
-    demo.add_argument("--runs", type=int_in(1, 1000), default=3, help="timed runs per artifact in the parity step (default 3)")
+    demo.add_argument(
+        "--runs", type=int_in(1, 1000), default=3, help="timed runs per artifact in the parity step (default 3)"
+    )
     verbs = demo.add_subparsers(dest="demo_command", metavar="VERB")
     demo.set_defaults(func=_main_job)
 
     build = verbs.add_parser("build", help="assemble the static site with exported models and the manifest")
     build.add_argument("--models", nargs="+", type=Path, metavar="M.pth", help="checkpoints (default: bundled models)")
     build.add_argument(
-        "-o", "--out", type=Path, default=Path("site"), help="output folder: new, or a site built before (default: site/)"
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("site"),
+        help="output folder: new, or a site built before (default: site/)",
     )
     build.add_argument("--formats", default="onnx,tfjs", help="engines to ship: onnx, tfjs or both (default)")
     build.add_argument("--onnx-precision", type=Precision.parse, default=Precision.FP32, help="fp32 (default) or fp16")

@@ -70,7 +70,9 @@ def check_site(root: Path) -> Path:
             "styleport demo build -o NEW_FOLDER"
         )
     if not (root / "models.json").is_file():
-        raise UsageError(f"{root}: no models.json; build a site into a new folder with: styleport demo build -o NEW_FOLDER")
+        raise UsageError(
+            f"{root}: no models.json; build a site into a new folder with: styleport demo build -o NEW_FOLDER"
+        )
     return root
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from styleport.errors import UsageError
 
-
 MIN_SIDE, MAX_SIDE = 16, 8192  # the network needs >= 16 px to be checked; larger shapes are refused up front
 
 

@@ -52,7 +52,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--report", type=Path, default=Path("parity-report"), help="report folder (default: ./parity-report)"
     )
-    p.add_argument("--runs", type=int_in(1, 1000), default=5, help="timed runs per artifact after one warm-up (default: 5)")
+    p.add_argument(
+        "--runs", type=int_in(1, 1000), default=5, help="timed runs per artifact after one warm-up (default: 5)"
+    )
     p.add_argument("--option", action="append", metavar="FMT.KEY=VALUE", help="exporter option, as for export")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="reference/runtime device")
     p.set_defaults(func=main)

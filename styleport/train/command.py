@@ -43,8 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--batch-size", type=int_in(1, 4096), help="per-process batch (default 4)")
     g.add_argument("--lr", type=float_in(0, 10, lo_open=True), help="Adam learning rate (default 1e-3)")
     g.add_argument("--steps", type=int_in(1, BIG), help="optimizer steps (default 40000)")
-    g.add_argument("--epochs", type=float_in(0, 1e6, lo_open=True), help="train this many passes over the data instead of --steps")
-    g.add_argument("--time-limit", type=float_in(0, 1e7, lo_open=True), metavar="MIN", help="stop and save after MIN minutes of training")
+    g.add_argument(
+        "--epochs", type=float_in(0, 1e6, lo_open=True), help="train this many passes over the data instead of --steps"
+    )
+    g.add_argument(
+        "--time-limit",
+        type=float_in(0, 1e7, lo_open=True),
+        metavar="MIN",
+        help="stop and save after MIN minutes of training",
+    )
     g.add_argument("--width", type=float_in(0.05, 4), help="network channel multiplier (default 1.0; 0.5 = half width)")
     g.add_argument("--seed", type=int_in(0, 2**63 - 1), help="seed for init, data order and augmentation (default 0)")
     g = p.add_argument_group("loss")
@@ -52,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--style-layers", type=_layers, metavar="L,..", help="default relu1_1,relu2_1,relu3_1,relu4_1")
     g.add_argument("--content-weight", type=float_in(0, 1e12), help="default 1 (relative error)")
     g.add_argument(
-        "--style-weight", type=float_in(0, 1e12), help="default 1 (relative error, see losses.py); higher = stronger style"
+        "--style-weight",
+        type=float_in(0, 1e12),
+        help="default 1 (relative error, see losses.py); higher = stronger style",
     )
     g.add_argument("--tv-weight", type=float_in(0, 1e12), help="total-variation weight (default 0)")
     g.add_argument("--vgg-weights", metavar="PATH", help="torchvision vgg16/vgg19 .pth instead of the original VGG19")

@@ -78,7 +78,9 @@ def test_tampered_artifact_fails_verification_and_is_removed(tiny_checkpoint, tm
     assert "1 of 2 artifacts failed: onnx fp16" in err
     assert "does not match the torch reference" in err and "PSNR" in err and "max abs" in err
     assert "48x40" in err and "37x53" in err  # every failing case is listed with its numbers
-    assert [p.name for p in out.iterdir() if p.name != MARKER] == ["tiny_fp32.onnx"]  # the broken file (and its temp) is gone
+    assert [p.name for p in out.iterdir() if p.name != MARKER] == [
+        "tiny_fp32.onnx"
+    ]  # the broken file (and its temp) is gone
     assert "tiny_fp32.onnx" in captured.out and " ok PSNR " in captured.out  # the good one was still exported
 
 

@@ -32,7 +32,13 @@ def test_numpy_uint8_arrays_are_accepted_and_returned_as_arrays(net):
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((20, 30, 3), np.float32), np.zeros((20, 30, 5), np.uint8), np.zeros((2, 20, 30, 3), np.uint8), [[1]], "photo.jpg"],
+    [
+        np.zeros((20, 30, 3), np.float32),
+        np.zeros((20, 30, 5), np.uint8),
+        np.zeros((2, 20, 30, 3), np.uint8),
+        [[1]],
+        "photo.jpg",
+    ],
     ids=["float", "5-channels", "4-dims", "list", "str"],
 )
 def test_anything_else_is_a_typed_error(net, bad):

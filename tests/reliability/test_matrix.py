@@ -28,7 +28,7 @@ class Case:
     setup: str = ""  # name of a setup step (SETUPS)
 
 
-S, I, T, E, P, D = "stylize", "info", "train", "export", "parity", "demo"
+S, INFO, T, E, P, D = "stylize", "info", "train", "export", "parity", "demo"
 TRAIN = ("--data", "data", "--vgg-weights", "random", "--image-size", "32", "--style-size", "32", "--width", "0.25",
          "--batch-size", "1", "--style-layers", "relu1_1,relu2_1", "--content-layers", "relu2_1", "--workers", "0",
          "--threads", "1", "--preview-size", "32", "--quiet")  # fmt: skip
@@ -60,14 +60,14 @@ CASES = [
     Case("stylize-animated-gif-says-first-frame", (S, "model.pth", "anim.gif", "-o", "anim_out.png"), 0, r"note: .*anim.gif has 3 frames; only the first is stylized", present=("anim_out.png",)),
     Case("stylize-rerun-into-its-own-folder", (S, "model.pth", "photos", "-o", "out"), 0, r"wrote 2 of 2 images", setup="stylized_once"),
     # ---- info: crafted checkpoints fail fast, escapes never reach the terminal -------------------
-    Case("info-res-blocks-100000", (I, "res_blocks.pth"), 1, r"res_blocks must be an integer in 1\.\.64, got 100000"),
-    Case("info-num-styles-300000", (I, "num_styles.pth"), 1, r"num_styles must be an integer in 1\.\.1024"),
-    Case("info-huge-tensor-shape", (I, "bad_shape.pth"), 1, r"tensor 'in1.weight' has shape \(300000, 8\), expected"),
-    Case("info-metadata-not-a-dict", (I, "bad_metadata.pth"), 1, r"malformed checkpoint: 'metadata' is a list"),
-    Case("info-styles-not-a-list", (I, "bad_styles.pth"), 1, r"malformed checkpoint: 'metadata.styles'"),
-    Case("info-random-bytes", (I, "random.pth"), 1, r"random.pth: not a checkpoint \(not a PyTorch file\)$"),
-    Case("info-exported-file", (I, "exported.onnx"), 1, r"an exported ONNX model"),
-    Case("info-strips-terminal-escapes", (I, "escape.pth"), 0, r"description: \?\[2J\?\]0;owned\?\?\[31mred"),
+    Case("info-res-blocks-100000", (INFO, "res_blocks.pth"), 1, r"res_blocks must be an integer in 1\.\.64, got 100000"),
+    Case("info-num-styles-300000", (INFO, "num_styles.pth"), 1, r"num_styles must be an integer in 1\.\.1024"),
+    Case("info-huge-tensor-shape", (INFO, "bad_shape.pth"), 1, r"tensor 'in1.weight' has shape \(300000, 8\), expected"),
+    Case("info-metadata-not-a-dict", (INFO, "bad_metadata.pth"), 1, r"malformed checkpoint: 'metadata' is a list"),
+    Case("info-styles-not-a-list", (INFO, "bad_styles.pth"), 1, r"malformed checkpoint: 'metadata.styles'"),
+    Case("info-random-bytes", (INFO, "random.pth"), 1, r"random.pth: not a checkpoint \(not a PyTorch file\)$"),
+    Case("info-exported-file", (INFO, "exported.onnx"), 1, r"an exported ONNX model"),
+    Case("info-strips-terminal-escapes", (INFO, "escape.pth"), 0, r"description: \?\[2J\?\]0;owned\?\?\[31mred"),
     # ---- train: outputs never replace the painting or the data; bad numbers refused at parse time -
     Case("train-onto-the-painting", (T, "--style", "painting.png", *TRAIN, "-o", "painting.png"), 2, r"is an input \(painting.png\)"),
     Case("train-output-inside-data", (T, "--style", "painting.png", *TRAIN, "-o", "data/m.pth"), 2, r"inside the training data"),

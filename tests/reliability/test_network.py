@@ -1,10 +1,12 @@
-"""No network at run time, including from native code.
+"""No network at run time, including from native code; and quiet output.
 
 The matrix's audit hook (conftest.py) sees Python-level socket calls; native libraries (ONNX
 Runtime's 1DS telemetry resolves mobile.events.data.microsoft.com from a C++ timer thread, ~8 s
 after its first session) bypass it. So here the CLI runs in a subprocess under ``strace`` (every
 ``connect``/``sendto`` syscall of every thread), in a fresh network namespace when we are root,
-and stays alive long enough for such a timer to fire.
+and stays alive long enough for such a timer to fire. The same run checks that what reaches the
+real terminal (file descriptors 1 and 2) is styleport's own lines only: TensorFlow's C++ and absl
+logs go to the log file (styleport/quiet.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ DRIVER = """
 import sys, time
 from styleport.cli import main
 codes = [main(["stylize", "model.pth", "photos/colosseum.jpg", "-o", "s.png"]),
-         main(["export", "model.pth", "--to", "ort", "--no-verify", "-o", "ex"])]
+         main(["export", "model.pth", "--to", "ort,tflite", "--no-verify", "-o", "ex"])]
 time.sleep(float(sys.argv[1]))  # ONNX Runtime's telemetry fired ~8 s after its first session
 sys.exit(max(codes))
 """
@@ -51,3 +53,6 @@ def test_cli_makes_no_network_calls_even_from_native_code(world, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (world / "ex" / "model_fp32.ort").is_file() and (world / "s.png").is_file()
     assert network_syscalls(log.read_text()) == []
+    own = re.compile(r"^(styleport: |wrote |ort +fp32 |tflite +fp32 )")
+    assert [line for line in (proc.stdout + proc.stderr).splitlines() if not own.match(line)] == []
+    assert "third-party messages" in proc.stderr  # ... and says where they went
