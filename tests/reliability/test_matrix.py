@@ -178,3 +178,11 @@ def test_demo_build_replaces_only_a_site_it_built(world, cli):
     second = cli(args)
     assert second.code == 0 and second.changed == ["site/models.json"], (second.err, second.changed)
     assert second.left == []
+
+
+def test_a_truncated_jpeg_chosen_as_preview_is_skipped_and_counted(world, cli):
+    """data/aaa_truncated.jpg sorts first, so it is the first default preview photo."""
+    run = cli(["train", "--style", "painting.png", *TRAIN, "-o", "m.pth", "--steps", "1", "--log-every", "1"])
+    assert run.code == 0 and run.err_lines == [], run.err
+    rows = (world / "m.run" / "log.jsonl").read_text().splitlines()
+    assert '"skipped_files": 1' in rows[-1]
