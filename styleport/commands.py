@@ -187,7 +187,7 @@ def run_info(args: argparse.Namespace) -> int:
     model = ckpt.build()
     cfg = ckpt.config
     dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in ckpt.state_dict.values()})
-    print(f"file:        {ckpt.path} ({ckpt.path.stat().st_size / 1e6:.2f} MB, {ckpt.source_format} format)")
+    print(f"file:        {printable(ckpt.path)} ({ckpt.path.stat().st_size / 1e6:.2f} MB, {ckpt.source_format} format)")
     print(
         f"arch:        {cfg.arch}, width {cfg.width:g} (channels {'/'.join(map(str, cfg.channels))}), "
         f"{cfg.res_blocks} residual blocks"
