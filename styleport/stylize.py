@@ -125,8 +125,8 @@ def check_output_pixels(width: int, height: int, options: StylizeOptions, name: 
     w, h = target_size(width, height, options)
     if w * h > options.max_pixels:
         raise ImageError(
-            f"{name}: output {w}x{h} = {w * h / 1e6:.0f} megapixels is above the limit of "
-            f"{options.max_pixels / 1e6:.0f} MP (lower --size/--scale, or raise --max-pixels and use --tile)"
+            f"{name}: output {w}x{h} = {w * h / 1e6:.1f} megapixels is above the limit of "
+            f"{options.max_pixels / 1e6:g} MP (lower --size/--scale, or raise --max-pixels and use --tile)"
         )
     return w, h
 
