@@ -59,4 +59,13 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "note: chromium not found; browser tests will be SKIPPED (sudo apt-get install -y chromium)" >&2
   fi
 fi
+if ! command -v strace >/dev/null 2>&1; then  # tests/reliability/test_network.py traces native code
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing strace for the network-silence test"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null || apt-get update -qq
+    command -v strace >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null
+  else
+    echo "note: strace not found; the network-silence test will fail (sudo apt-get install -y strace)" >&2
+  fi
+fi
 log "ready: $VENV/bin/styleport"

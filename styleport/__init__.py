@@ -8,7 +8,12 @@
 
 from __future__ import annotations
 
+import os
+
 __version__ = "0.1.0"
+
+# No network at run time: ONNX Runtime reads this when it is imported (see styleport/quiet.py).
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 
 def load(path, device: str = "auto", precision: str = "fp32"):

@@ -76,15 +76,23 @@ def _read(path: Path) -> Any:
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory, not a model file")
     try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
+    # torch.save writes a zip archive (PK..) or, before torch 1.6, a pickle (protocol byte 0x80)
+    if not (head.startswith(b"PK") or head[:1] == b"\x80"):
+        raise CheckpointError(f"{path}: not a checkpoint (not a PyTorch file)")
+    try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe pickle"
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
             raise CheckpointError(
                 f"{path}: refusing to load: the file needs unsafe unpickling (arbitrary code); "
                 "styleport only loads plain tensors and dicts"
             ) from None
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({first})") from None
+        raise CheckpointError(f"{path}: not a checkpoint (corrupt PyTorch data: {_short(str(exc), first)})") from None
     except Exception as exc:  # torch.load raises many types for garbage input (KeyError, struct.error, ...)
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "central directory" in text or "failed finding" in text or isinstance(exc, EOFError):
@@ -92,15 +100,23 @@ def _read(path: Path) -> Any:
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({text})") from None
 
 
+def _short(text: str, fallback: str) -> str:
+    """The telling line of torch's long weights_only message (e.g. 'Unsupported operand 105')."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return next((ln for ln in lines if ln.startswith("Unsupported")), fallback)[:120]
+
+
 def _infer_config(state: dict[str, torch.Tensor], path: Path) -> ModelConfig:
     key = "conv1.conv2d.weight"
     if key not in state:
         raise CheckpointError(f"{path}: not a style network: missing key '{key}'")
+    if state[key].dim() != 4:
+        raise CheckpointError(f"{path}: tensor '{key}' has shape {tuple(state[key].shape)}, expected 4 dimensions")
     c1 = state[key].shape[0]
     width = c1 / BASE_CHANNELS[0]
     blocks = len({k.split(".")[0] for k in state if re.match(r"res\d+\.", k)})
     norm = state.get("in1.weight")
-    styles = 1 if norm is None or norm.dim() == 1 else norm.shape[0]
+    styles = 1 if norm is None or norm.dim() != 2 else norm.shape[0]
     try:
         return ModelConfig(width=width, num_styles=styles, res_blocks=max(blocks, 1))
     except ValueError as exc:
@@ -108,7 +124,15 @@ def _infer_config(state: dict[str, torch.Tensor], path: Path) -> ModelConfig:
 
 
 def _check_keys(state: dict[str, torch.Tensor], config: ModelConfig, path: Path) -> None:
-    expected = TransformerNet(config).to("meta").state_dict()
+    """Every key, tensor type, dtype and shape against the config, before anything is allocated."""
+    bad = next((k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: state_dict entry {str(bad)[:60]!r} is not a tensor")
+    bad = next((k for k, v in state.items() if not (v.is_floating_point() and v.device.type == "cpu")), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: tensor '{bad[:60]}' is {state[bad].dtype}, expected floating point weights")
+    with torch.device("meta"):  # shapes only: no memory for the expected network
+        expected = TransformerNet(config).state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -123,6 +147,29 @@ def _check_keys(state: dict[str, torch.Tensor], config: ModelConfig, path: Path)
             raise CheckpointError(
                 f"{path}: tensor '{name}' has shape {tuple(state[name].shape)}, expected {tuple(ref.shape)}"
             )
+
+
+def _check_metadata(metadata: Any, training_state: Any, path: Path) -> None:
+    """The shapes ``info``, ``stylize`` and ``train --resume`` rely on; anything else is malformed."""
+
+    def fail(what: str):
+        raise CheckpointError(f"{path}: malformed checkpoint: {what}")
+
+    if not isinstance(metadata, dict):
+        fail(f"'metadata' is a {type(metadata).__name__}, expected a dict")
+    names = metadata.get("style_names")
+    if names is not None and not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)):
+        fail("'metadata.style_names' must be a list of strings")
+    styles = metadata.get("styles")
+    if styles is not None and not (isinstance(styles, (list, tuple)) and all(isinstance(s, dict) for s in styles)):
+        fail("'metadata.styles' must be a list of dicts")
+    if metadata.get("training") is not None and not isinstance(metadata["training"], dict):
+        fail("'metadata.training' must be a dict")
+    if training_state is None:
+        return
+    if not isinstance(training_state, dict):
+        fail(f"'training_state' is a {type(training_state).__name__}, expected a dict")
+    # the keys --resume needs are checked where they are used (train/loop.py)
 
 
 def load(path: str | os.PathLike) -> Checkpoint:
@@ -142,9 +189,11 @@ def load(path: str | os.PathLike) -> Checkpoint:
             config = ModelConfig.from_dict(dict(obj["config"]))
             state = dict(obj["state_dict"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: malformed styleport checkpoint ({exc})") from None
+            raise CheckpointError(f"{path}: malformed styleport checkpoint ({str(exc)[:200]})") from None
         _check_keys(state, config, path)
-        return Checkpoint(path, config, state, dict(obj.get("metadata") or {}), obj.get("training_state"))
+        metadata, training_state = obj.get("metadata") or {}, obj.get("training_state")
+        _check_metadata(metadata, training_state, path)
+        return Checkpoint(path, config, state, dict(metadata), training_state)
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
         raise CheckpointError(f"{path}: not a styleport checkpoint and not a state_dict of tensors")
     state = {}

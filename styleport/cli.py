@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
-from styleport import __version__
-from styleport.errors import StyleportError
+from styleport import __version__, quiet
+from styleport.errors import StyleportError, UsageError
 
 # Modules providing register(subparsers), in the order --help lists them.
 COMMAND_MODULES = (
@@ -26,8 +25,15 @@ COMMAND_MODULES = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one UsageError line (``styleport: error: ...``, exit 2), not usage + error."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="styleport",
         description="Fast neural style transfer: train, stylize, export and verify style networks.",
     )
@@ -35,23 +41,51 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _add_verbose(parser)
     return parser
 
 
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """``--verbose`` on every (sub-)command: show third-party log output (styleport/quiet.py)."""
+    parser.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS, help="show third-party log output too"
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _add_verbose(child)
+
+
 def main(argv: list[str] | None = None) -> int:
-    # TensorFlow (imported by the TF.js/TFLite exporters, and by coremltools) logs every graph load
-    # at INFO level from C++; set before any import so the CLI's own progress stays readable.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Before any third-party import: no telemetry, and native loggers (TensorFlow, absl) quiet.
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    quiet.environment(verbose="--verbose" in args_list)
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        args = parser.parse_args(args_list)
+        command = "-".join(str(getattr(args, k)) for k in ("command", "demo_command") if getattr(args, k, None))
+        quiet.configure(getattr(args, "verbose", False), command or "run")
+        code = int(args.func(args) or 0)
+        log = quiet.used_log()
+        if log is not None and code == 0:  # on failure the one error line stays alone
+            print(
+                f"styleport: third-party messages (TensorFlow, coremltools, ...) are in {log}; --verbose shows them",
+                file=sys.stderr,
+            )
+        return code
     except StyleportError as exc:
-        print(f"styleport: error: {exc}", file=sys.stderr)
+        print(f"styleport: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("styleport: interrupted", file=sys.stderr)
         return 130
+    finally:
+        quiet.finish()
+
+
+def one_line(text: str) -> str:
+    """Error text as one printable line: control characters (terminal escapes, newlines) removed."""
+    return "".join(ch if ch.isprintable() else " " for ch in text).strip()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,8 +7,11 @@ import glob
 import sys
 from pathlib import Path
 
-from styleport.errors import ImageError, UsageError
+from styleport.argtypes import float_in, int_in
+from styleport.errors import ImageError, OutputError, UsageError
 from styleport.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, is_image_file
+
+MAX_SIDE = 65_535
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,14 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="output file (one input) or folder (written as <name>.<ext>, created if needed)",
     )
-    p.add_argument("--size", type=int, help="resize so the longer side is SIZE pixels before stylizing")
-    p.add_argument("--scale", type=float, help="resize by this factor before stylizing")
+    p.add_argument("--size", type=int_in(1, MAX_SIDE), help="resize so the longer side is SIZE pixels before stylizing")
+    p.add_argument("--scale", type=float_in(0, 16, lo_open=True), help="resize by this factor before stylizing")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-    p.add_argument("--tile", type=int, help="process in exact tiles of N px (bounded device memory, no seams)")
+    p.add_argument(
+        "--tile", type=int_in(1, MAX_SIDE), help="process in exact tiles of N px (bounded device memory, no seams)"
+    )
     p.add_argument("--keep-colors", action="store_true", help="transfer style on luminance only")
-    p.add_argument("--strength", type=float, default=1.0, help="blend with the original: 1 = full style, 0 = none")
-    p.add_argument("--style-index", type=int, help="multi-style networks: which style (0-based)")
+    p.add_argument(
+        "--strength", type=float_in(0, 1), default=1.0, help="blend with the original: 1 = full style, 0 = none"
+    )
+    p.add_argument("--style-index", type=int_in(0), help="multi-style networks: which style (0-based)")
     p.add_argument("--style-weights", help="multi-style networks: mix, e.g. 0.5,0.5")
     p.add_argument(
         "--format",
@@ -41,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-pixels",
-        type=int,
+        type=int_in(1),
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
     )
@@ -79,6 +86,8 @@ def output_paths(inputs: list[Path], output: Path, fmt: str | None) -> list[Path
     if single_file:
         return [output]
     if output.exists() and not output.is_dir():
+        if len(inputs) == 1:
+            raise UsageError(f"{output}: exists and is not an image file name; give an image name or a new folder")
         raise UsageError(f"{output}: several inputs need an output folder, not a file")
     outs, seen = [], set()
     for src in inputs:
@@ -93,11 +102,27 @@ def output_paths(inputs: list[Path], output: Path, fmt: str | None) -> list[Path
     return outs
 
 
+def check_not_inputs(outputs: list[Path], inputs: list[Path], model: Path) -> None:
+    """Outputs never overwrite inputs (the photos or the model file)."""
+    protected = {p.resolve(): p for p in [*inputs, model]}
+    for out in outputs:
+        if out.resolve() in protected:
+            raise UsageError(f"{out}: is an input; refusing to overwrite it (choose another output name or folder)")
+
+
 def run_stylize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from styleport.cli import one_line
+    from styleport.fileutil import claim_folder
     from styleport.images import load_image, save_image
-    from styleport.stylize import StylizeOptions, Stylizer, parse_style_weights, resolve_style_weights
+    from styleport.stylize import (
+        StylizeOptions,
+        Stylizer,
+        check_output_pixels,
+        parse_style_weights,
+        resolve_style_weights,
+    )
 
     options = StylizeOptions(
         size=args.size,
@@ -107,30 +132,51 @@ def run_stylize(args: argparse.Namespace) -> int:
         strength=args.strength,
         style_index=args.style_index,
         style_weights=parse_style_weights(args.style_weights),
+        max_pixels=args.max_pixels,
     )
     inputs = collect_inputs(args.inputs)
-    outputs = output_paths(inputs, Path(args.output), args.format)
+    output = Path(args.output)
+    outputs = output_paths(inputs, output, args.format)
+    check_not_inputs(outputs, inputs, Path(args.model))
     stylizer = Stylizer.from_file(args.model, device=args.device, precision=args.precision)
     resolve_style_weights(stylizer.model, options)  # check style options before any work
-    failed = 0
+    if outputs != [output]:
+        claim_folder(output, "output")  # a new, empty or styleport-made folder; refused before any work
+    failed = unwritten = 0
     bar = tqdm(list(zip(inputs, outputs, strict=True)), unit="img", disable=len(inputs) < 2, file=sys.stderr)
     for src, dst in bar:
         bar.set_postfix_str(src.name)
         try:
             loaded = load_image(src, max_pixels=args.max_pixels)
+            check_output_pixels(*loaded.size, options, name=str(src))
         except ImageError as exc:
             failed += 1
-            tqdm.write(f"styleport: error: {exc}", file=sys.stderr)
+            tqdm.write(f"styleport: error: {one_line(str(exc))}", file=sys.stderr)
             continue
+        if loaded.frames > 1:
+            tqdm.write(
+                f"styleport: note: {src} has {loaded.frames} frames; only the first is stylized", file=sys.stderr
+            )
         result = stylizer.stylize(loaded.rgb, options)
-        save_image(dst, result, loaded.alpha)
+        try:
+            save_image(dst, result, loaded.alpha)
+        except OutputError as exc:
+            unwritten += 1
+            tqdm.write(f"styleport: error: {one_line(str(exc))}", file=sys.stderr)
+            continue
         if len(inputs) == 1:
             print(f"wrote {dst} ({result.width}x{result.height})")
     if len(inputs) > 1:
-        print(f"wrote {len(inputs) - failed} of {len(inputs)} images to {args.output}")
-    if failed and len(inputs) > 1:
-        print(f"styleport: error: {failed} of {len(inputs)} inputs could not be read (see above)", file=sys.stderr)
-    return 1 if failed else 0
+        print(f"wrote {len(inputs) - failed - unwritten} of {len(inputs)} images to {args.output}")
+    problems = [f"{n} {what}" for n, what in ((failed, "could not be read"), (unwritten, "could not be written")) if n]
+    if problems and len(inputs) > 1:
+        print(f"styleport: error: of {len(inputs)} images, {' and '.join(problems)} (see above)", file=sys.stderr)
+    return 1 if failed or unwritten else 0
+
+
+def printable(value) -> str:
+    """Metadata text as one line without control characters (no terminal escapes from a file)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(value))
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -141,22 +187,26 @@ def run_info(args: argparse.Namespace) -> int:
     model = ckpt.build()
     cfg = ckpt.config
     dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in ckpt.state_dict.values()})
-    print(f"file:        {ckpt.path} ({ckpt.path.stat().st_size / 1e6:.2f} MB, {ckpt.source_format} format)")
+    print(f"file:        {printable(ckpt.path)} ({ckpt.path.stat().st_size / 1e6:.2f} MB, {ckpt.source_format} format)")
     print(
         f"arch:        {cfg.arch}, width {cfg.width:g} (channels {'/'.join(map(str, cfg.channels))}), "
         f"{cfg.res_blocks} residual blocks"
     )
-    print(f"styles:      {cfg.num_styles}: {', '.join(ckpt.style_names)}")
+    print(f"styles:      {cfg.num_styles}: {printable(', '.join(map(str, ckpt.style_names)))}")
     print(f"parameters:  {parameter_count(model):,} (stored as {', '.join(dtypes)})")
     print(f"GFLOPs:      {gflops(model, 256, 256):.1f} at 256x256, {gflops(model, 1080, 1920):.0f} at 1080x1920")
     meta = ckpt.metadata
     for style in meta.get("styles", []):
-        print(f"style:       {style.get('name')}: {style.get('source', '?')} (license: {style.get('license', '?')})")
+        print(
+            printable(
+                f"style:       {style.get('name')}: {style.get('source', '?')} (license: {style.get('license', '?')})"
+            )
+        )
     training = meta.get("training")
     if training:
         summary = ", ".join(f"{k}={v}" for k, v in training.items() if not isinstance(v, (dict, list)))
-        print(f"training:    {summary}")
+        print(f"training:    {printable(summary)}")
     for key in ("description", "license", "author"):
         if key in meta:
-            print(f"{key + ':':<13}{meta[key]}")
+            print(f"{key + ':':<13}{printable(meta[key])}")
     return 0

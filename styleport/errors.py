@@ -21,6 +21,10 @@ class CheckpointError(StyleportError):
     """A model file is missing, truncated, not a checkpoint or has the wrong keys."""
 
 
+class OutputError(StyleportError):
+    """An output cannot be written, or writing it would replace something styleport must not touch."""
+
+
 class UsageError(StyleportError):
     """Bad command-line arguments or options (checked before any work starts)."""
 

@@ -34,6 +34,7 @@ class LoadedImage:
     rgb: Image.Image  # mode "RGB", orientation applied
     alpha: Image.Image | None  # mode "L", same size, or None
     path: Path | None = None
+    frames: int = 1  # animated GIF / multi-page TIFF: only the first frame is used
 
     @property
     def size(self) -> tuple[int, int]:
@@ -109,6 +110,7 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
             Image.MAX_IMAGE_PIXELS = None  # our own limit below, checked before decoding
             try:
                 with Image.open(path) as img:
+                    frames = int(getattr(img, "n_frames", 1) or 1)
                     w, h = img.size
                     if w * h > max_pixels:
                         raise ImageError(
@@ -132,7 +134,7 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         if "truncated" in detail.lower() or isinstance(exc, EOFError):
             raise ImageError(f"{path}: truncated image file ({detail})") from None
         raise ImageError(f"{path}: corrupt or unreadable image ({detail})") from None
-    return LoadedImage(rgb=rgb, alpha=alpha, path=path)
+    return LoadedImage(rgb=rgb, alpha=alpha, path=path, frames=frames)
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:

@@ -32,6 +32,8 @@ from torch import nn
 
 ARCH = "johnson2016"
 BASE_CHANNELS = (32, 64, 128)
+# Upper bounds checked before a network is built (a crafted file must not make us allocate GBs).
+MAX_CONFIG = {"num_styles": 1024, "res_blocks": 64}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +48,14 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.arch != ARCH:
             raise ValueError(f"unknown architecture '{self.arch}' (supported: {ARCH})")
-        if not 0.05 <= self.width <= 4.0:
+        if not isinstance(self.width, (int, float)) or not 0.05 <= self.width <= 4.0:
             raise ValueError(f"width must be in [0.05, 4], got {self.width}")
-        if self.num_styles < 1 or self.res_blocks < 1:
-            raise ValueError("num_styles and res_blocks must be >= 1")
+        for name in ("num_styles", "res_blocks"):
+            value, top = getattr(self, name), MAX_CONFIG[name]
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+                raise ValueError(f"{name} must be an integer in 1..{top}, got {value!r}")
+        if not isinstance(self.width, (int, float)) or isinstance(self.width, bool):
+            raise ValueError(f"width must be a number, got {self.width!r}")
 
     @property
     def channels(self) -> tuple[int, int, int]:

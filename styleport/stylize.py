@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 
 import numpy as np
@@ -13,8 +14,8 @@ import torch
 from PIL import Image
 
 from styleport import checkpoints
-from styleport.errors import UsageError
-from styleport.images import pil_to_tensor, tensor_to_pil
+from styleport.errors import ImageError, UsageError
+from styleport.images import DEFAULT_MAX_PIXELS, pil_to_tensor, tensor_to_pil
 from styleport.model import TransformerNet
 from styleport.precision import Precision
 
@@ -28,14 +29,19 @@ class StylizeOptions:
     strength: float = 1.0  # 1 = fully stylized, 0 = the original
     style_index: int | None = None  # multi-style networks: pick one style
     style_weights: tuple[float, ...] | None = None  # ... or mix them
+    max_pixels: int = DEFAULT_MAX_PIXELS  # refuse outputs larger than this (after size / scale)
 
     def __post_init__(self) -> None:
         if self.size is not None and self.scale is not None:
             raise UsageError("give --size or --scale, not both")
-        if self.size is not None and self.size < 1:
-            raise UsageError(f"--size must be >= 1, got {self.size}")
-        if self.scale is not None and not 0 < self.scale <= 16:
+        if self.size is not None and not 1 <= self.size <= MAX_SIDE:
+            raise UsageError(f"--size must be in 1..{MAX_SIDE}, got {self.size}")
+        if self.scale is not None and not (math.isfinite(self.scale) and 0 < self.scale <= 16):
             raise UsageError(f"--scale must be in (0, 16], got {self.scale}")
+        if self.max_pixels < 1:
+            raise UsageError(f"--max-pixels must be >= 1, got {self.max_pixels}")
+        if self.style_weights is not None and not all(math.isfinite(w) for w in self.style_weights):
+            raise UsageError(f"--style-weights must be finite numbers, got {','.join(map(str, self.style_weights))}")
         if not 0.0 <= self.strength <= 1.0:
             raise UsageError(f"--strength must be between 0 and 1, got {self.strength}")
         if self.style_index is not None and self.style_weights is not None:
@@ -111,6 +117,31 @@ def keep_colors(stylized: Image.Image, original: Image.Image) -> Image.Image:
 
 
 MIN_SIDE = 8  # the network's reflection pads need H, W >= 5; exported files share that limit
+MAX_SIDE = 65_535  # longest side accepted for --size (the pixel limit is --max-pixels)
+
+
+def check_output_pixels(width: int, height: int, options: StylizeOptions, name: str = "image") -> tuple[int, int]:
+    """The output size for an input of ``width`` x ``height``, refused above ``options.max_pixels``."""
+    w, h = target_size(width, height, options)
+    if w * h > options.max_pixels:
+        raise ImageError(
+            f"{name}: output {w}x{h} = {w * h / 1e6:.1f} megapixels is above the limit of "
+            f"{options.max_pixels / 1e6:g} MP (lower --size/--scale, or raise --max-pixels and use --tile)"
+        )
+    return w, h
+
+
+def as_pil(image) -> Image.Image:
+    """A PIL image, or an (H,W,3) / (H,W) uint8 numpy array; anything else is an ImageError."""
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+            raise ImageError(
+                f"numpy image must be (H,W,3) uint8 RGB (or (H,W,4) / (H,W)), got {image.shape} {image.dtype}"
+            )
+        return Image.fromarray(np.ascontiguousarray(image))
+    if not isinstance(image, Image.Image):
+        raise ImageError(f"expected a PIL image or a numpy uint8 array, got {type(image).__name__}")
+    return image
 
 
 class Stylizer:
@@ -164,11 +195,21 @@ class Stylizer:
                 y = self.model(x.to(self.device), sw)
         return y[:, :, :h, :w].float().cpu()
 
-    def stylize(self, image: Image.Image, options: StylizeOptions | None = None, **kwargs) -> Image.Image:
-        """Stylize a PIL image (any mode; alpha is ignored here, see images.save_image)."""
+    def stylize(self, image, options: StylizeOptions | None = None, **kwargs):
+        """Stylize a PIL image (any mode; alpha is ignored here, see images.save_image) or an (H,W,3)
+        uint8 numpy array (returns the same kind)."""
         options = options or StylizeOptions(**kwargs)
-        original = image.convert("RGB")
-        size = target_size(*original.size, options)
+        is_array = isinstance(image, np.ndarray)
+        pil = as_pil(image)
+        if pil.width < 1 or pil.height < 1:
+            raise ImageError(f"image has no pixels ({pil.width}x{pil.height})")
+        size = check_output_pixels(pil.width, pil.height, options)
+        try:
+            original = pil.convert("RGB")  # a lazily opened file decodes here
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            name = getattr(pil, "filename", "") or "image"
+            raise ImageError(f"{name}: truncated or corrupt image ({detail})") from None
         if size != original.size:
             original = original.resize(size, Image.Resampling.LANCZOS)
         sw = resolve_style_weights(self.model, options)
@@ -177,13 +218,16 @@ class Stylizer:
             out = keep_colors(out, original)
         if options.strength < 1.0:
             out = Image.blend(original, out, options.strength)
-        return out
+        return np.asarray(out) if is_array else out
 
 
 def parse_style_weights(text: str | None) -> tuple[float, ...] | None:
     if text is None:
         return None
     try:
-        return tuple(float(v) for v in text.split(","))
+        weights = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise UsageError(f"--style-weights must be comma-separated numbers, e.g. 0.5,0.5 (got '{text}')") from None
+    if not all(math.isfinite(w) and w >= 0 for w in weights):
+        raise UsageError(f"--style-weights must be finite numbers >= 0 (got '{text}')")
+    return weights

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from styleport.checkpoints import Checkpoint
 from styleport.demo import manifest, vendor
-from styleport.errors import UsageError
-from styleport.fileutil import atomic_output
+from styleport.errors import OutputError, UsageError
+from styleport.fileutil import atomic_output, holds_only, is_ours, mark, scratch
 from styleport.images import SAMPLES_DIR, sample_photos
 from styleport.precision import Precision
 
@@ -71,6 +71,29 @@ def check(config: BuildConfig) -> None:
             raise UsageError(f"--thumbnail {name}={path}: no such file")
     if config.out.resolve() in (config.site_source.resolve(), Path.cwd().resolve(), vendor.REPO_ROOT):
         raise UsageError(f"-o {config.out}: refusing to replace that folder; pick a new output folder")
+    check_output(config)
+
+
+def is_site(folder: Path, site_source: Path = SITE_SOURCE) -> bool:
+    """A site an earlier styleport built (before the marker existed): only the files build_site writes."""
+    names = {p.name for p in site_source.iterdir()} | {"vendor", "samples", "models", "models.json"}
+    return holds_only(folder, names, required={"index.html", "models.json"})
+
+
+def check_output(config: BuildConfig) -> None:
+    """-o is replaced as a whole, so it must be new, empty or a site styleport built; never an input's folder."""
+    out = config.out
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is a file, not a folder; pick a new site folder")
+    if out.is_dir() and not (is_ours(out) or is_site(out, config.site_source)):
+        raise OutputError(
+            f"{out}: folder is not empty and was not built by styleport; not replacing it (pick a new folder)"
+        )
+    root = out.resolve()
+    inputs = [Path.cwd(), *config.models, *(p for _, p in config.thumbnails)]
+    inside = next((p for p in inputs if p.resolve() == root or root in p.resolve().parents), None)
+    if inside is not None:
+        raise UsageError(f"-o {out}: would replace a folder holding {inside}; pick a new output folder")
 
 
 def build_site(config: BuildConfig, progress: Callable[[str], None] = print) -> dict:
@@ -81,7 +104,8 @@ def build_site(config: BuildConfig, progress: Callable[[str], None] = print) -> 
     node_modules = vendor.find_node_modules(config.node_modules)
     loaded = [checkpoints.load(p) for p in config.models]  # CheckpointError before any work
     jobs_for = _plan_exports(loaded, config)  # UsageError / MissingDependencyError before any work
-    with atomic_output(config.out) as tmp:
+    replaceable = lambda p: is_site(p, config.site_source)  # noqa: E731
+    with scratch(config.out.parent), atomic_output(config.out, replaceable=replaceable) as tmp:
         progress = _final_paths(progress, tmp, config.out)
         shutil.copytree(config.site_source, tmp, ignore=shutil.ignore_patterns("*.md", ".*", "node_modules"))
         progress(f"copying JavaScript libraries from {node_modules}")
@@ -92,6 +116,7 @@ def build_site(config: BuildConfig, progress: Callable[[str], None] = print) -> 
         for ckpt in loaded:
             entries.append(_build_model(ckpt, manifest.model_id(ckpt.path, taken), tmp, jobs_for, config, progress))
         manifest.write(tmp / "models.json", entries, samples, versions)
+        mark(tmp, "web demo site")  # a later build may replace this folder
     progress(f"site ready in {config.out} ({len(entries)} model(s)); serve it with: styleport demo serve {config.out}")
     return manifest.read(config.out / "models.json")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from styleport.argtypes import PORT, int_in
 from styleport.precision import Precision
 
 
@@ -24,13 +25,21 @@ def register(subparsers) -> None:
     demo.add_argument("--models", nargs="+", type=Path, metavar="M.pth", help="checkpoints (default: bundled models)")
     demo.add_argument("--no-parity", action="store_true", help="skip the export + parity step")
     demo.add_argument("--no-site", action="store_true", help="skip building the web demo")
-    demo.add_argument("--runs", type=int, default=3, help="timed runs per artifact in the parity step (default 3)")
+    demo.add_argument(
+        "--runs", type=int_in(1, 1000), default=3, help="timed runs per artifact in the parity step (default 3)"
+    )
     verbs = demo.add_subparsers(dest="demo_command", metavar="VERB")
     demo.set_defaults(func=_main_job)
 
     build = verbs.add_parser("build", help="assemble the static site with exported models and the manifest")
     build.add_argument("--models", nargs="+", type=Path, metavar="M.pth", help="checkpoints (default: bundled models)")
-    build.add_argument("-o", "--out", type=Path, default=Path("site"), help="output folder, replaced (default: site/)")
+    build.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("site"),
+        help="output folder: new, or a site built before (default: site/)",
+    )
     build.add_argument("--formats", default="onnx,tfjs", help="engines to ship: onnx, tfjs or both (default)")
     build.add_argument("--onnx-precision", type=Precision.parse, default=Precision.FP32, help="fp32 (default) or fp16")
     build.add_argument(
@@ -53,7 +62,7 @@ def register(subparsers) -> None:
 
     serve = verbs.add_parser("serve", help="serve a built site on 127.0.0.1 with cross-origin isolation headers")
     serve.add_argument("site", type=Path, nargs="?", default=Path("site"), help="built site folder (default: site/)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    serve.add_argument("--port", type=PORT, default=8000, help="port (default 8000; 0 = any free port)")
     serve.set_defaults(func=_serve)
 
 
@@ -64,10 +73,13 @@ def _main_job(args: argparse.Namespace) -> int:
         from styleport.errors import UsageError
 
         raise UsageError(f"--runs must be >= 1, got {args.runs}")
+    from styleport import quiet
+
     config = JobConfig(
         out=args.out, models=tuple(args.models or ()), parity=not args.no_parity, site=not args.no_site, runs=args.runs
     )
-    return run(config)
+    with quiet.third_party():  # TensorFlow / coremltools / LiteRT chatter -> the log (styleport/quiet.py)
+        return run(config, say=quiet.say)
 
 
 def _thumbnails(items: list[str]) -> tuple[tuple[str, Path], ...]:
@@ -83,6 +95,7 @@ def _thumbnails(items: list[str]) -> tuple[tuple[str, Path], ...]:
 
 
 def _build(args) -> int:
+    from styleport import quiet
     from styleport.demo.build import BuildConfig, build_site, default_models
 
     config = BuildConfig(
@@ -95,7 +108,8 @@ def _build(args) -> int:
         thumbnails=_thumbnails(args.thumbnail),
         node_modules=args.js_dir,
     )
-    build_site(config)
+    with quiet.third_party():
+        build_site(config, progress=quiet.say)
     return 0
 
 

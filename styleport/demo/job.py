@@ -84,11 +84,23 @@ def contact_sheet(columns: list[tuple[str, list[Image.Image]]]) -> Image.Image:
     return sheet
 
 
+JOB_OUTPUTS = {"gallery", "gallery.jpg", "exports", "parity", "site"}
+
+
 def run(config: JobConfig, say: Callable[[str], None] = print) -> int:
+    from styleport.fileutil import claim_folder, holds_only, scratch
+
     models = config.models or bundled_models()
     photos = config.photos or bundled_photos()
     if not models:
         raise UsageError(f"no models: none bundled in {BUNDLED_MODELS} and none given")
+    out = config.out
+    claim_folder(out, "demo output", legacy=lambda p: holds_only(p, JOB_OUTPUTS))
+    with scratch(out):
+        return _run(config, models, photos, say)
+
+
+def _run(config: JobConfig, models, photos, say: Callable[[str], None]) -> int:
     out = config.out
     start = time.perf_counter()
     steps = 1 + int(config.parity) + int(config.site)
@@ -111,6 +123,7 @@ def run(config: JobConfig, say: Callable[[str], None] = print) -> int:
 
 
 def _parity(models: tuple[Path, ...], out: Path, runs: int, say: Callable[[str], None]) -> list[str]:
+    from styleport import quiet
     from styleport.parity import report
     from styleport.parity.run import NothingVerified, ParityConfig, ParityFailure
     from styleport.parity.run import run as parity_run
@@ -119,7 +132,8 @@ def _parity(models: tuple[Path, ...], out: Path, runs: int, say: Callable[[str],
     for path in models:
         folder = out / "parity" / path.stem
         config = ParityConfig(export_dir=out / "exports" / path.stem, runs=runs)
-        result = parity_run(path, config, progress=lambda text: say(f"  {text}"))
+        with quiet.third_party():  # TensorFlow / coremltools / LiteRT chatter -> the log file
+            result = parity_run(path, config, progress=lambda text: say(f"  {text}"))
         report.write(result, folder)
         lines.append(f"parity:   {folder / 'report.html'} (and report.md, report.json); files in {config.export_dir}/")
         if result.failed:

@@ -2,7 +2,8 @@
 
 - ``Cross-Origin-Opener-Policy: same-origin`` + ``Cross-Origin-Embedder-Policy: require-corp``
   make the page cross-origin isolated, which enables SharedArrayBuffer and so multi-threaded
-  WebAssembly in ONNX Runtime Web and TF.js (about 2x faster on 2 cores).
+  WebAssembly in ONNX Runtime Web and TF.js (whether threads pay off depends on idle cores:
+  see styleport/data/web/MANIFEST.md for what bench/web_latency.py measured).
 - Correct MIME types for ``.wasm`` (``application/wasm``, needed for streaming compilation) and
   ``.mjs`` (JavaScript modules are refused with any non-JavaScript type).
 - Binds 127.0.0.1 only; it is a development server, not for the internet.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import threading
 from pathlib import Path
 
@@ -45,6 +47,15 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
             self.send_header(key, value)
         super().end_headers()
 
+    def send_head(self):
+        """Serve only files inside the site: a symlink (or ``..``) that leads outside it is a 404."""
+        root = os.path.realpath(self.directory)
+        target = os.path.realpath(self.translate_path(self.path))
+        if target != root and not target.startswith(root + os.sep):
+            self.send_error(404, "File not found")
+            return None
+        return super().send_head()
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - signature from the base class
         if not self.quiet:
             super().log_message(format, *args)
@@ -52,12 +63,17 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
 
 def check_site(root: Path) -> Path:
     root = Path(root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such folder; build a site with: styleport demo build -o NEW_FOLDER")
     if not (root / "index.html").is_file():
         raise UsageError(
-            f"{root}: not a built demo site (no index.html); build one with: styleport demo build -o {root}"
+            f"{root}: not a built demo site (no index.html); build one into a new folder with: "
+            "styleport demo build -o NEW_FOLDER"
         )
     if not (root / "models.json").is_file():
-        raise UsageError(f"{root}: no models.json; build the site with: styleport demo build -o {root}")
+        raise UsageError(
+            f"{root}: no models.json; build a site into a new folder with: styleport demo build -o NEW_FOLDER"
+        )
     return root
 
 

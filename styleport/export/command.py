@@ -12,22 +12,26 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
 from styleport.errors import UsageError
 
+MIN_SIDE, MAX_SIDE = 16, 8192  # the network needs >= 16 px to be checked; larger shapes are refused up front
 
-def parse_shapes(text: str | None) -> tuple[tuple[int, int], ...]:
-    """``"256x256,720x1280"`` -> ((256, 256), (720, 1280)); H x W."""
+
+def parse_shapes(text: str | None, option: str = "--shapes") -> tuple[tuple[int, int], ...]:
+    """``"256x256,720x1280"`` -> ((256, 256), (720, 1280)); H x W, each side in MIN_SIDE..MAX_SIDE."""
     if not text:
         return ()
     shapes = []
     for part in text.split(","):
-        m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", part)
-        if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
-            raise UsageError(f"bad shape '{part}': write HEIGHTxWIDTH, e.g. 720x1280")
-        shapes.append((int(m.group(1)), int(m.group(2))))
+        m = re.fullmatch(r"\s*(\d{1,9})\s*[xX]\s*(\d{1,9})\s*", part)
+        if not m:
+            raise UsageError(f"{option}: bad shape '{part}': write HEIGHTxWIDTH, e.g. 720x1280")
+        h, w = int(m.group(1)), int(m.group(2))
+        if not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
+            raise UsageError(f"{option}: shape {h}x{w} out of range: each side must be in {MIN_SIDE}..{MAX_SIDE}")
+        shapes.append((h, w))
     return tuple(shapes)
 
 
@@ -96,14 +100,23 @@ def register(subparsers) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from styleport import quiet
+
+    with quiet.third_party():  # TensorFlow / coremltools import chatter -> the log (styleport/quiet.py)
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from styleport import quiet
     from styleport.checkpoints import load
     from styleport.export import pipeline
     from styleport.export.calibration import collect_images
     from styleport.export.verify import DEFAULT_SIZES
+    from styleport.fileutil import claim_folder, scratch
     from styleport.precision import Precision
 
     if args.list:
-        print(format_list())
+        print(format_list(), file=quiet.out())
         return 0
     if args.model is None or not args.to:
         raise UsageError("export needs a model file and --to FORMAT[,FORMAT...] (see styleport export --list)")
@@ -112,7 +125,7 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError("--to needs at least one format")
     precisions = [Precision.parse(p) for p in args.precision.split(",")] if args.precision else []
     shapes = parse_shapes(args.shapes)
-    verify_sizes = parse_shapes(args.verify_sizes) or DEFAULT_SIZES
+    verify_sizes = parse_shapes(args.verify_sizes, "--verify-sizes") or DEFAULT_SIZES
     options = parse_options(args.option)
     # Real photos, not noise: 8-bit image I/O and int8/fp16 ranges behave differently on noise
     # (measured: the bundled width-0.5 net's CoreML fp32 check gave 50.0 dB on synthetic images,
@@ -121,25 +134,32 @@ def main(args: argparse.Namespace) -> int:
     verify_photos = collect_images(args.verify_images) if args.verify_images else ()
     checkpoint = load(args.model)
     jobs = pipeline.plan(checkpoint, formats, args.output, precisions, shapes, calibration, options)
+    inputs = {p.resolve() for p in (args.model, *calibration)}
+    clash = next((j.out for j in jobs if j.out.resolve() in inputs), None)
+    if clash is not None:
+        raise UsageError(f"{clash}: is an input; refusing to overwrite it (pick another -o folder)")
+    # a new, empty or styleport-made folder (or one of earlier exports), write-probed before any work
+    claim_folder(args.output, "export", legacy=pipeline.is_export_folder)
     if args.no_verify:
         print(
             "styleport: warning: --no-verify: artifacts will NOT be checked against the torch reference",
-            file=sys.stderr,
+            file=quiet.err(),
         )
 
     def show(line: str) -> None:
         if line.startswith(("exporting ", "FAILED ")):
-            print(f"styleport: {line}", file=sys.stderr, flush=True)
+            print(f"styleport: {line}", file=quiet.err(), flush=True)
         else:
-            print(line, flush=True)  # one summary line per artifact, as soon as it is verified
+            print(line, file=quiet.out(), flush=True)  # one summary line per artifact, as soon as it is verified
 
-    pipeline.run(
-        checkpoint,
-        jobs,
-        verify=not args.no_verify,
-        verify_sizes=verify_sizes,
-        progress=show,
-        keep_going=True,
-        verify_photos=verify_photos,
-    )
+    with scratch(args.output):  # converters' temp files (tempfile, $TMPDIR) live and die in -o
+        pipeline.run(
+            checkpoint,
+            jobs,
+            verify=not args.no_verify,
+            verify_sizes=verify_sizes,
+            progress=show,
+            keep_going=True,
+            verify_photos=verify_photos,
+        )
     return 0

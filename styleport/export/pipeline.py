@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from styleport import quiet
 from styleport.checkpoints import Checkpoint
 from styleport.errors import StyleportError, UsageError
 from styleport.export import base
@@ -59,6 +60,29 @@ def size_of(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size
+
+
+ARTIFACT_ENDINGS = (".onnx", ".ort", ".tflite", ".mlpackage", "_tfjs")
+
+
+def is_artifact(path: Path) -> bool:
+    """An earlier export (folder artifacts: .mlpackage, _tfjs), which a new export may replace."""
+    if path.name.endswith(".mlpackage"):
+        return (path / "Manifest.json").is_file()
+    if path.name.endswith("_tfjs"):
+        return (path / "model.json").is_file() and all(
+            p.is_file() and (p.name == "model.json" or p.suffix == ".bin") for p in path.iterdir()
+        )
+    return False
+
+
+def is_export_folder(folder: Path) -> bool:
+    """A folder of earlier exports (made before the marker existed): only artifacts in it."""
+    try:
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    except OSError:
+        return False
+    return bool(entries) and all(p.name.endswith((*ARTIFACT_ENDINGS, provenance.SUFFIX)) for p in entries)
 
 
 def resolve_formats(spec: Sequence[str]) -> list[str]:
@@ -173,7 +197,8 @@ def run(
         if progress:
             progress(f"exporting {job.request.format} {job.request.precision} -> {job.out}")
         try:
-            results.append(export_one(model, checkpoint, job, verify, verify_sizes, verify_photos))
+            with quiet.third_party():  # converter / runtime chatter -> the log file (styleport/quiet.py)
+                results.append(export_one(model, checkpoint, job, verify, verify_sizes, verify_photos))
         except StyleportError as exc:
             if not keep_going:
                 raise
@@ -193,7 +218,7 @@ def export_one(
 ) -> ExportResult:
     verification = None
     record = provenance.record(checkpoint.path, job.exporter, job.request)
-    with atomic_output(job.out) as tmp:
+    with atomic_output(job.out, replaceable=is_artifact) as tmp:
         # a copy: an exporter that casts or rescales in place must not change the reference
         artifact = job.exporter.export(copy.deepcopy(model), checkpoint, tmp, job.request)
         if verify:

@@ -12,10 +12,12 @@ a skip is never a pass. --export-dir artifacts are reused only when their proven
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from styleport.argtypes import int_in
 from styleport.errors import UsageError
+
+REPORT_FILES = {"report.json", "report.md", "report.html", "images"}
 
 
 def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
@@ -29,7 +31,7 @@ def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
     for part in parts:
         if part.isdigit():
             part = f"{part}x{part}"
-        sizes.extend(parse_shapes(part))
+        sizes.extend(parse_shapes(part, "--sizes"))
     for h, w in sizes:
         if h < 16 or w < 16:
             raise UsageError(f"--sizes {h}x{w}: the network needs at least 16x16 pixels")
@@ -61,15 +63,27 @@ def register(subparsers) -> None:
     p.add_argument(
         "--report", type=Path, default=Path("parity-report"), help="report folder (default: ./parity-report)"
     )
-    p.add_argument("--runs", type=int, default=5, help="timed runs per artifact after one warm-up (default: 5)")
+    p.add_argument(
+        "--runs", type=int_in(1, 1000), default=5, help="timed runs per artifact after one warm-up (default: 5)"
+    )
     p.add_argument("--option", action="append", metavar="FMT.KEY=VALUE", help="exporter option, as for export")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="reference/runtime device")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    from styleport import quiet
+
+    with quiet.third_party():  # TensorFlow / coremltools / LiteRT chatter -> the log (styleport/quiet.py)
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from styleport import quiet
     from styleport.export.calibration import collect_images
     from styleport.export.command import parse_options
+    from styleport.export.pipeline import is_export_folder
+    from styleport.fileutil import claim_folder, holds_only, scratch
     from styleport.parity import report
     from styleport.parity.run import MAX_IMAGES, NothingVerified, ParityConfig, ParityFailure, plan, run, summary_line
     from styleport.precision import Precision
@@ -91,12 +105,16 @@ def main(args: argparse.Namespace) -> int:
     plan(config)  # every usage error before any work
     if not args.model.is_file():
         raise UsageError(f"{args.model}: no such checkpoint file")
-    result = run(args.model, config, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    claim_folder(args.report, "report", legacy=lambda p: holds_only(p, REPORT_FILES))  # before any work
+    if args.export_dir is not None:
+        claim_folder(args.export_dir, "export", legacy=is_export_folder)
+    with scratch(args.report):
+        result = run(args.model, config, progress=lambda line: print(line, file=quiet.err(), flush=True))
     paths = report.write(result, args.report)
-    print(f"reference: {result.reference.label}")
+    print(f"reference: {result.reference.label}", file=quiet.out())
     for r in result.results:
-        print(f"{r.name:<14} {summary_line(r)}")
-    print(f"report: {', '.join(str(p) for p in paths)}")
+        print(f"{r.name:<14} {summary_line(r)}", file=quiet.out())
+    print(f"report: {', '.join(str(p) for p in paths)}", file=quiet.out())
     if result.failed:
         raise ParityFailure(result)
     if not result.verified:

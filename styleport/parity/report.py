@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from styleport import __version__
-from styleport.fileutil import atomic_write_bytes
+from styleport.fileutil import atomic_write_bytes, output_error
 from styleport.metrics import format_psnr
 from styleport.parity.heatmap import GAIN, difference_map, png_bytes
 from styleport.parity.run import ArtifactResult, ParityRun
@@ -134,31 +134,36 @@ def to_json(run: ParityRun) -> dict:
     }
 
 
+def _md(text: str) -> str:
+    """Text from file names or errors, safe in Markdown rendered as HTML (no tags, no table breaks)."""
+    return html.escape(str(text), quote=False).replace("|", "\\|")
+
+
 def to_markdown(run: ParityRun) -> str:
     ref = run.reference
     sizes = ", ".join(f"{h}x{w}" for h, w in run.config.sizes)
     lines = [
-        f"# styleport parity: {run.model.name}",
+        f"# styleport parity: {_md(run.model.name)}",
         "",
-        f"Reference: **{ref.label}**, {ref.latency.median_ms:.1f} ms median at "
-        f"{ref.latency.size[0]}x{ref.latency.size[1]}. Photos: {', '.join(p.name for p in run.images)} at {sizes} (HxW). "
+        f"Reference: **{_md(ref.label)}**, {ref.latency.median_ms:.1f} ms median at "
+        f"{ref.latency.size[0]}x{ref.latency.size[1]}. Photos: {_md(', '.join(p.name for p in run.images))} at {sizes} (HxW). "
         f"Latency: 1 warm-up, then median / p90 of {run.config.runs} runs at the first size.",
         "",
         "| " + " | ".join(COLUMNS) + " | tolerance |",
         "|" + "---|" * (len(COLUMNS) + 1),
     ]
     for r in run.results:
-        cells = [c.replace("|", "\\|") for c in (*row(r), tolerance_text(r))]
+        cells = [_md(c) for c in (*row(r), tolerance_text(r))]
         lines.append("| " + " | ".join(cells) + " |")
     counts = {s: sum(r.status == s for r in run.results) for s in ("passed", "failed", "skipped")}
     lines += ["", f"**{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped.**"]
     if not run.verified:
         lines.append("**Nothing was verified: every artifact was skipped. This is not a pass.**")
     for r in run.failed:
-        lines.append(f"- FAILED {r.failure_text()}")
+        lines.append(f"- FAILED {_md(r.failure_text())}")
     for r in run.results:
         if r.status == "skipped":
-            lines.append(f"- SKIPPED {r.name}: {r.reason}")
+            lines.append(f"- SKIPPED {_md(r.name)}: {_md(r.reason)}")
     return "\n".join(lines) + "\n"
 
 
@@ -233,7 +238,10 @@ def to_html(run: ParityRun, pictures: dict[str, tuple[str, str, str]]) -> str:
 def write(run: ParityRun, folder: Path) -> list[Path]:
     """Write report.json, report.md, report.html (+ images/) into ``folder``; returns the three paths."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(folder, exc) from None
     pictures = write_images(run, folder)
     out = []
     for name, text in (

@@ -13,7 +13,11 @@ import shlex
 import sys
 from pathlib import Path
 
+from styleport.argtypes import float_in, int_in
 from styleport.errors import UsageError
+
+RUN_FILES = {"checkpoint.pth", "log.csv", "log.jsonl", "loss.png", "previews", "tensorboard"}
+BIG = 10**9
 
 
 def _layers(text: str) -> tuple[str, ...]:
@@ -43,21 +47,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--style-name", nargs="+", metavar="NAME", help="names recorded in the model (default: file stems)")
     p.add_argument("--style-license", metavar="TEXT", help="license of the style image(s), recorded in the model")
     g = p.add_argument_group("training")
-    g.add_argument("--image-size", type=int, help="training crop size in px (default 256)")
-    g.add_argument("--style-size", type=int, help="long side of the style image in px (default 512)")
-    g.add_argument("--batch-size", type=int, help="per-process batch (default 4)")
-    g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
-    g.add_argument("--steps", type=int, help="optimizer steps (default 40000)")
-    g.add_argument("--epochs", type=float, help="train this many passes over the data instead of --steps")
-    g.add_argument("--time-limit", type=float, metavar="MIN", help="stop and save after MIN minutes of training")
-    g.add_argument("--width", type=float, help="network channel multiplier (default 1.0; 0.5 = half width)")
-    g.add_argument("--seed", type=int, help="seed for init, data order and augmentation (default 0)")
+    g.add_argument("--image-size", type=int_in(16, 8192), help="training crop size in px (default 256)")
+    g.add_argument("--style-size", type=int_in(16, 8192), help="long side of the style image in px (default 512)")
+    g.add_argument("--batch-size", type=int_in(1, 4096), help="per-process batch (default 4)")
+    g.add_argument("--lr", type=float_in(0, 10, lo_open=True), help="Adam learning rate (default 1e-3)")
+    g.add_argument("--steps", type=int_in(1, BIG), help="optimizer steps (default 40000)")
+    g.add_argument(
+        "--epochs", type=float_in(0, 1e6, lo_open=True), help="train this many passes over the data instead of --steps"
+    )
+    g.add_argument(
+        "--time-limit",
+        type=float_in(0, 1e7, lo_open=True),
+        metavar="MIN",
+        help="stop and save after MIN minutes of training",
+    )
+    g.add_argument("--width", type=float_in(0.05, 4), help="network channel multiplier (default 1.0; 0.5 = half width)")
+    g.add_argument("--seed", type=int_in(0, 2**63 - 1), help="seed for init, data order and augmentation (default 0)")
     g = p.add_argument_group("loss")
     g.add_argument("--content-layers", type=_layers, metavar="L,..", help="default relu2_2")
     g.add_argument("--style-layers", type=_layers, metavar="L,..", help="default relu1_1,relu2_1,relu3_1,relu4_1")
-    g.add_argument("--content-weight", type=float, help="default 1 (relative error)")
+    g.add_argument("--content-weight", type=float_in(0, 1e12), help="default 1 (relative error)")
     g.add_argument(
-        "--style-weight", type=float, help="default 1 (relative error, see losses.py); higher = stronger style"
+        "--style-weight",
+        type=float_in(0, 1e12),
+        help="default 1 (relative error, see losses.py); higher = stronger style",
     )
     g.add_argument(
         "--style-layer-weights",
@@ -65,21 +78,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="W,..",
         help="one weight per style layer (default all 1); e.g. 0.5,1,2,2 favours strokes over colour",
     )
-    g.add_argument("--tv-weight", type=float, help="total-variation weight (default 0)")
+    g.add_argument("--tv-weight", type=float_in(0, 1e12), help="total-variation weight (default 0)")
     g.add_argument("--vgg-weights", metavar="PATH", help="torchvision vgg16/vgg19 .pth instead of the original VGG19")
     g = p.add_argument_group("speed")
     g.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help="autocast dtype (default auto)")
     g.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=None)
     g.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")
-    g.add_argument("--workers", type=int, help="DataLoader worker processes (default 2)")
-    g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    g.add_argument("--workers", type=int_in(0, 256), help="DataLoader worker processes (default 2)")
+    g.add_argument("--threads", type=int_in(1, 4096), help="torch CPU threads (default: torch's choice)")
     g = p.add_argument_group("monitoring and checkpoints")
-    g.add_argument("--log-every", type=int, help="steps between log rows (default 10)")
-    g.add_argument("--preview-every", type=int, help="steps between preview grids (default 500)")
-    g.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 1000)")
+    g.add_argument("--log-every", type=int_in(1, BIG), help="steps between log rows (default 10)")
+    g.add_argument("--preview-every", type=int_in(1, BIG), help="steps between preview grids (default 500)")
+    g.add_argument("--checkpoint-every", type=int_in(1, BIG), help="steps between checkpoints (default 1000)")
     g.add_argument("--preview", nargs="+", metavar="IMG", help="fixed preview photos (default: 4 from --data)")
-    g.add_argument("--preview-size", type=int, help="preview crop size in px (default 256)")
+    g.add_argument("--preview-size", type=int_in(16, 4096), help="preview crop size in px (default 256)")
     g.add_argument("--save-dtype", choices=("fp32", "fp16"), help="dtype of the final model file (default fp32)")
     g.add_argument("--tensorboard", action="store_true", default=None, help="also log to RUN_DIR/tensorboard")
     g.add_argument("--quiet", action="store_true", help="no progress output")
@@ -153,9 +166,28 @@ def build_config(args: argparse.Namespace):
         raise UsageError(str(exc)) from None
 
 
+def check_outputs(config) -> None:
+    """Outputs never overwrite inputs: not a style / preview / weights / resume file, nor inside --data."""
+    output, run_dir = Path(config.output).resolve(), Path(config.run_dir).resolve()
+    inputs = [*config.styles, *config.previews, config.vgg_weights, config.resume]
+    for item in inputs:
+        if item and item not in ("caffe", "random") and Path(item).resolve() in (output, run_dir):
+            raise UsageError(f"-o {config.output}: is an input ({item}); refusing to overwrite it")
+    data = Path(config.data).resolve()
+    for what, path in (("-o", output), ("run dir", run_dir)):
+        if path == data or data in path.parents:
+            raise UsageError(f"{what} {path}: inside the training data {config.data}; write it elsewhere")
+    if output.is_dir():
+        raise UsageError(f"-o {config.output}: is a folder; give a model file name like model.pth")
+
+
 def run(args: argparse.Namespace) -> int:
+    from styleport.fileutil import claim_folder, holds_only
     from styleport.train.loop import train
 
     config = build_config(args)
+    check_outputs(config)
+    # the run folder: new, empty, made by an earlier run (marker or its files); write-probed here
+    claim_folder(config.run_dir, "run", legacy=lambda p: holds_only(p, RUN_FILES))
     train(config)
     return 0

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from styleport import checkpoints
-from styleport.errors import UsageError
+from styleport.errors import CheckpointError, ImageError, UsageError
 from styleport.images import load_image, pil_to_tensor
 from styleport.model import ModelConfig, TransformerNet
 from styleport.train import data, ddp, monitor, state
@@ -130,6 +130,11 @@ class Trainer:
         ts = ckpt.training_state
         if not ts:
             raise UsageError(f"{path}: has no training state to resume from (is it a final model file?)")
+        needed = {"step": int, "elapsed": (int, float), "decode_failures": int, "optimizer": dict, "scaler": dict,
+                  "rng": (dict, list, tuple), "trajectory": dict}  # fmt: skip
+        for key, kind in needed.items():
+            if not isinstance(ts.get(key), kind) or isinstance(ts.get(key), bool):
+                raise CheckpointError(f"{path}: malformed training state: '{key}' is missing or of the wrong type")
         # A field missing from an older checkpoint had its TrainConfig default then.
         defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
         saved = {k: ts["trajectory"].get(k, defaults.get(k)) for k in self.config.trajectory()}
@@ -137,12 +142,16 @@ class Trainer:
         if mismatched:
             was = ", ".join(f"{k}={saved[k]!r}" for k in mismatched)
             raise UsageError(f"{path}: cannot resume with different settings ({was} in the checkpoint)")
-        self.net.load_state_dict({k: v.to(self.device) for k, v in ckpt.state_dict.items()})
-        self.optimizer.load_state_dict(ts["optimizer"])
-        self.scaler.load_state_dict(ts["scaler"])
-        self.step, self.elapsed = int(ts["step"]), float(ts["elapsed"])
-        self.decode_failures = int(ts["decode_failures"])
-        state.restore_rng(ts["rng"])
+        try:
+            self.net.load_state_dict({k: v.to(self.device) for k, v in ckpt.state_dict.items()})
+            self.optimizer.load_state_dict(ts["optimizer"])
+            self.scaler.load_state_dict(ts["scaler"])
+            self.step, self.elapsed = int(ts["step"]), float(ts["elapsed"])
+            self.decode_failures = int(ts["decode_failures"])
+            state.restore_rng(ts["rng"])
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+            detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{path}: malformed training state, cannot resume ({detail})") from None
 
     def _metadata(self, final_parts: dict[str, float]) -> dict[str, Any]:
         cfg = self.config
@@ -187,13 +196,29 @@ class Trainer:
     # ---- monitoring --------------------------------------------------------------------------
 
     def _preview_batch(self) -> torch.Tensor:
-        paths = [Path(p) for p in self.config.previews]
-        if not paths:
-            n = min(4, len(self.files))
-            paths = [self.files[i * len(self.files) // n] for i in range(n)]
+        """Fixed preview crops: the --preview photos, or 4 spread over the data; unreadable data files
+        are skipped (and counted) like in training, the next readable file taking their place."""
+        explicit = [Path(p) for p in self.config.previews]
+        if explicit:
+            candidates, wanted = explicit, len(explicit)
+        else:
+            wanted = min(4, len(self.files))
+            spread = [i * len(self.files) // wanted for i in range(wanted)]
+            candidates = [self.files[i] for i in dict.fromkeys([*spread, *range(len(self.files))])]
         crops = []
-        for p in paths:
-            crops.append(data.center_crop(load_image(p).rgb, self.config.preview_size))
+        for p in candidates:
+            if len(crops) == wanted:
+                break
+            try:
+                img = load_image(p).rgb
+            except ImageError as exc:
+                if explicit:
+                    raise
+                self.skipped.append((p, str(exc)))
+                continue
+            crops.append(data.center_crop(img, self.config.preview_size))
+        if not crops:
+            raise UsageError(f"{self.config.data}: no readable image for the previews")
         return torch.stack(crops)  # N x (3,P,P) -> (N,3,P,P)
 
     @torch.no_grad()
@@ -229,13 +254,13 @@ class Trainer:
         log = monitor.TrainLog(self.run_dir, self.step) if main else None
         tb = monitor.TensorBoard(self.run_dir) if main and cfg.tensorboard else None
         progress = monitor.Progress(self.step, self.total_steps, cfg.log_every, enabled=main and cfg.progress)
+        photos = self._preview_batch() if main else None
         if self.skipped:
             progress.message(f"skipped {len(self.skipped)} unreadable/non-image files under {cfg.data}")
         progress.message(
             f"training on {len(self.files)} images, {self.total_steps} steps, {self.precision}, "
             f"{self.device}, world size {self.dist.world}, run dir {self.run_dir}"
         )
-        photos = self._preview_batch() if main else None
         loader = data.make_loader(
             self.files,
             cfg.data_config(),

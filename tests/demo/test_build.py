@@ -57,7 +57,7 @@ def test_a_bad_checkpoint_leaves_nothing_behind(tmp_path, tiny_model_file):
     with pytest.raises(CheckpointError, match="broken.pth"):
         build.build_site(config(tmp_path, [tiny_model_file, broken]), progress=lambda _: None)
     assert not (tmp_path / "site").exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_cli_reports_usage_errors(tmp_path, tiny_model_file, capsys):

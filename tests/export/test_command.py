@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from styleport.cli import main
+from styleport.fileutil import MARKER
 
 pytest.importorskip("onnxruntime")
 SIZES = "48x40,37x53"
@@ -44,7 +45,10 @@ def test_export_prints_one_verified_line_per_artifact(tiny_checkpoint, tmp_path,
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("onnx    fp32") and "tiny_fp32.onnx" in lines[0] and " ok PSNR " in lines[0]
-    assert sorted(p.name for p in out.iterdir()) == ["tiny_fp32.onnx", "tiny_fp32.onnx.styleport.json"]  # + provenance
+    assert sorted(p.name for p in out.iterdir() if p.name != MARKER) == [
+        "tiny_fp32.onnx",
+        "tiny_fp32.onnx.styleport.json",
+    ]  # + provenance
 
 
 def test_tampered_artifact_fails_verification_and_is_removed(tiny_checkpoint, tmp_path, capsys, monkeypatch):
@@ -78,7 +82,10 @@ def test_tampered_artifact_fails_verification_and_is_removed(tiny_checkpoint, tm
     assert "does not match the torch reference" in err and "PSNR" in err and "max abs" in err
     assert "48x40" in err and "37x53" in err  # every failing case is listed with its numbers
     # the broken file (its temp, and no provenance record) is gone
-    assert sorted(p.name for p in out.iterdir()) == ["tiny_fp32.onnx", "tiny_fp32.onnx.styleport.json"]
+    assert sorted(p.name for p in out.iterdir() if p.name != MARKER) == [
+        "tiny_fp32.onnx",
+        "tiny_fp32.onnx.styleport.json",
+    ]
     assert "tiny_fp32.onnx" in captured.out and " ok PSNR " in captured.out  # the good one was still exported
 
 

@@ -110,9 +110,9 @@ def test_unavailable_runtime_is_skipped_never_passed(tmp_path, capsys, monkeypat
     [
         (["--formats", "nope"], "unknown export format 'nope'"),
         (["--formats", "onnx", "--precisions", "palette4"], "supports the precisions palette4"),
-        (["--sizes", "8x8"], "at least 16x16"),
+        (["--sizes", "8x8"], "each side must be in 16..8192"),
         (["--sizes", "12xx3"], "bad shape"),
-        (["--runs", "0"], "--runs must be at least 1"),
+        (["--runs", "0"], "argument --runs: must be in 1..1000"),
         (["--formats", "onnx", "--option", "onnx.int8_scheme=bogus"], "int8_scheme=bogus: choose from"),
         (["--formats", "onnx", "--option", "tflite.shard_mb=2"], "--option for tflite, which is not being checked"),
     ],
