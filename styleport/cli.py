@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "styleport.export.command",  # export
     "styleport.demo.command",  # demo build, demo serve
     "styleport.parity.command",  # parity
+    "styleport.evaluate_command",  # evaluate
 )
 
 

@@ -7,6 +7,7 @@ import glob
 import sys
 from pathlib import Path
 
+from styleport import optimize_command
 from styleport.errors import ImageError, UsageError
 from styleport.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, is_image_file
 
@@ -17,7 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="apply a style network to images",
         description="Stylize image files, folders (recursively) or glob patterns with a model file.",
     )
-    p.add_argument("model", help="model file (.pth: styleport checkpoint or pytorch/examples state_dict)")
+    p.add_argument(
+        "model",
+        help="model file (.pth: styleport checkpoint or pytorch/examples state_dict); "
+        "with --optimize: the style image(s), a.jpg[,b.jpg...]",
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     p.add_argument(
         "-o",
@@ -45,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
     )
+    optimize_command.add_arguments(p)
     p.set_defaults(func=run_stylize)
 
     p = sub.add_parser("info", help="describe a model file", description="Architecture, size, FLOPs and metadata.")
@@ -94,6 +100,8 @@ def output_paths(inputs: list[Path], output: Path, fmt: str | None) -> list[Path
 
 
 def run_stylize(args: argparse.Namespace) -> int:
+    if args.optimize:
+        return optimize_command.run(args)
     from tqdm import tqdm
 
     from styleport.images import load_image, save_image
