@@ -33,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, help="resize so the longer side is SIZE pixels before stylizing")
     p.add_argument("--scale", type=float, help="resize by this factor before stylizing")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    p.add_argument(
+        "--precision", choices=["fp32", "bf16", "fp16"], help="default fp32; --optimize: bf16 where native, else fp32"
+    )
     p.add_argument("--tile", type=int, help="process in exact tiles of N px (bounded device memory, no seams)")
     p.add_argument("--keep-colors", action="store_true", help="transfer style on luminance only")
     p.add_argument("--strength", type=float, default=1.0, help="blend with the original: 1 = full style, 0 = none")
@@ -118,7 +120,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     )
     inputs = collect_inputs(args.inputs)
     outputs = output_paths(inputs, Path(args.output), args.format)
-    stylizer = Stylizer.from_file(args.model, device=args.device, precision=args.precision)
+    stylizer = Stylizer.from_file(args.model, device=args.device, precision=args.precision or "fp32")
     resolve_style_weights(stylizer.model, options)  # check style options before any work
     failed = 0
     bar = tqdm(list(zip(inputs, outputs, strict=True)), unit="img", disable=len(inputs) < 2, file=sys.stderr)

@@ -111,3 +111,21 @@ def optimized_reference(photo: torch.Tensor, style: torch.Tensor, steps: int, we
         except OSError:
             pass  # a read-only cache costs a recomputation next time
     return pil_to_tensor(img)
+
+
+@torch.no_grad()
+def evaluate_network(net, photos: list[torch.Tensor], meters: dict[str, QualityMeter], device: torch.device) -> dict:
+    """Mean distances of a TransformerNet's fp32 outputs on ``photos`` (each (1,3,H,W) 0..255), per style.
+
+    ``meters``: style name -> QualityMeter, in the network's style order. Returns
+    {name: {"style": {layer: d}, "content": {layer: d}}}: what ``styleport train --eval-every`` logs.
+    """
+    out = {}
+    for index, (name, meter) in enumerate(meters.items()):
+        sw = net.default_style_weights(index)
+        scores = []
+        for x in photos:
+            y = net(x.to(device), sw).round()  # 8-bit rounding, as a saved image
+            scores.append(meter.measure(y, x))
+        out[name] = mean_scores(scores)
+    return out

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     for s, (name, painting) in enumerate(zip(names, paintings, strict=True)):
         style_t = pil_to_tensor(painting)
         meter = QualityMeter(style_t, weights, device)
-        sw = ckpt.build().default_style_weights(s) if ckpt.config.num_styles > 1 else None
+        sw = stylizer.model.default_style_weights(s)
         per_photo = []
         for path, photo in zip(photo_paths, photos, strict=True):
             x = pil_to_tensor(photo)

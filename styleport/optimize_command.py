@@ -110,7 +110,7 @@ def config_from_args(args: argparse.Namespace, n_styles: int):
         content_weight=args.content_weight,
         style_weight=args.style_weight,
         tv_weight=args.tv_weight,
-        precision=args.precision,
+        precision=args.precision or "auto",
         seed=args.seed,
     )
     config.weights_for(n_styles)  # the weight count, before any work
