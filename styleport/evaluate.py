@@ -87,14 +87,14 @@ def optimized_reference(photo: torch.Tensor, style: torch.Tensor, steps: int, we
 
     from styleport.fileutil import atomic_output
     from styleport.images import pil_to_tensor, tensor_to_pil
-    from styleport.optimize import OptimizeConfig, optimize
+    from styleport.optimize import FP32_WARMUP, OptimizeConfig, optimize
 
     config = OptimizeConfig(steps=steps, precision=precision)
     key = hashlib.sha256()
     for t in (photo, style):
         key.update(str(tuple(t.shape)).encode())
         key.update(t.to(torch.uint8).contiguous().numpy().tobytes())
-    key.update(repr(config).encode())
+    key.update(f"{config!r} warmup={FP32_WARMUP} v1".encode())  # bump v1 when optimize() changes
     path = cache / f"{key.hexdigest()[:24]}.png" if cache else None
     if path is not None and path.is_file():
         try:

@@ -30,6 +30,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("photo", "noise")
 PRECISIONS = ("auto", "fp32", "bf16")
 ADAM_LR = 4.0  # pixel units (0..255): large enough to move strokes in a few hundred steps
+FP32_WARMUP = 5  # L-BFGS steps in fp32 before a bf16 VGG takes over (see optimize())
 BYTES = {torch.float32: 4, torch.bfloat16: 2, torch.float16: 2}
 
 
@@ -160,6 +161,11 @@ class GatysLoss(torch.nn.Module):
         self.grams: dict[str, torch.Tensor] = {}
         self.scales: dict[str, torch.Tensor] = {}
 
+    def to_dtype(self, dtype: torch.dtype) -> None:
+        """Run the VGG in ``dtype`` from now on (the targets stay as computed)."""
+        self.vgg.to(dtype)
+        self.dtype = dtype
+
     def _feats(self, x: torch.Tensor, layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
         return self.vgg(x.to(self.dtype).contiguous(memory_format=torch.channels_last), layers)
 
@@ -214,7 +220,10 @@ def optimize(
     """
     device = torch.device(device)
     dtype = resolve_dtype(config.precision, device)
-    loss_fn = GatysLoss(make_trunk(weights, config.style_layers + config.content_layers, device, dtype), config)
+    # Targets and the first FP32_WARMUP steps in fp32, then the VGG in ``dtype``: L-BFGS's first
+    # step is tiny (1/|g|_1), and in bf16 the gradient change it causes is rounding noise, so the
+    # curvature pairs were rejected and L-BFGS stalled for ~10 steps (measured at 256 px).
+    loss_fn = GatysLoss(make_trunk(weights, config.style_layers + config.content_layers, device, torch.float32), config)
     loss_fn.set_targets(photo.to(device), [s.to(device) for s in styles], config.weights_for(len(styles)))
     img = initial_image(photo, config.init, config.seed).to(device)  # contiguous NCHW: L-BFGS views it flat
     img.requires_grad_(True)
@@ -235,6 +244,8 @@ def optimize(
 
     parts_f: dict[str, float] = {}
     for step in range(1, config.steps + 1):
+        if step == FP32_WARMUP + 1 and dtype != torch.float32:
+            loss_fn.to_dtype(dtype)
         opt.step(closure)
         parts_f = {k: float(v) for k, v in last.items()}
         if not all(map(_finite, parts_f.values())):
