@@ -164,7 +164,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"styleport: error: {exc}", file=sys.stderr)
             continue
         size = target_size(*photo.size, sizing)
-        check_memory(str(src), size[1], size[0], config.style_layers + config.content_layers, dtype, device, limit)
+        # fp32: the first optimize.FP32_WARMUP steps run the VGG in fp32 whatever the precision
+        check_memory(str(src), size[1], size[0], config.style_layers + config.content_layers, torch.float32, device,
+                     limit)  # fmt: skip
         photo = photo.resize(size, Image.Resampling.LANCZOS) if size != photo.size else photo
         style_side = max(16, round(config.style_scale * max(size)))
         style_ts = [pil_to_tensor(resize_long(s, style_side)) for s in styles]
