@@ -104,6 +104,7 @@ def output_paths(inputs: list[Path], output: Path, fmt: str | None) -> list[Path
 def run_stylize(args: argparse.Namespace) -> int:
     if args.optimize:
         return optimize_command.run(args)
+    optimize_command.refuse_without_optimize(args)
     from tqdm import tqdm
 
     from styleport.images import load_image, save_image

@@ -51,24 +51,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "image optimization (--optimize: Gatys et al. 2016; MODEL is then the style image(s), a.jpg[,b.jpg...])"
     )
     g.add_argument("--optimize", action="store_true", help="optimize each image with the VGG19 loss instead")
-    g.add_argument("--steps", type=_positive_int, default=300, help="optimizer steps (default 300)")
-    g.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="default lbfgs")
+    g.add_argument("--steps", type=_positive_int, help="optimizer steps (default 300)")
+    g.add_argument("--optimizer", choices=("lbfgs", "adam"), help="default lbfgs")
     g.add_argument("--lr", type=_float_at_least(0, True), help="Adam learning rate in pixel units (default 4)")
-    g.add_argument("--init", choices=("photo", "noise"), default="photo", help="start image (default photo)")
-    g.add_argument(
-        "--style-scale", type=_float_at_least(0, True), default=1.0, help="style image size / output size (default 1)"
-    )
-    g.add_argument("--content-weight", type=_float_at_least(0, False), default=1.0, help="default 1")
-    g.add_argument("--style-weight", type=_float_at_least(0, True), default=10.0, help="default 10")
-    g.add_argument("--tv-weight", type=_float_at_least(0, False), default=0.0, help="default 0")
+    g.add_argument("--init", choices=("photo", "noise"), help="start image (default photo)")
+    g.add_argument("--style-scale", type=_float_at_least(0, True), help="style image size / output size (default 1)")
+    g.add_argument("--content-weight", type=_float_at_least(0, False), help="default 1")
+    g.add_argument("--style-weight", type=_float_at_least(0, True), help="default 10")
+    g.add_argument("--tv-weight", type=_float_at_least(0, False), help="default 0")
     g.add_argument("--save-every", type=_positive_int, metavar="N", help="also write OUT_0100.png ... every N steps")
-    g.add_argument("--seed", type=int, default=0, help="noise seed for --init noise (default 0)")
+    g.add_argument("--seed", type=int, help="noise seed for --init noise (default 0)")
     g.add_argument(
         "--max-memory",
         type=_float_at_least(0, True),
         metavar="GiB",
         help="refuse images whose VGG activations need more (default: the memory available now)",
     )
+
+
+OPTIMIZE_ONLY = ("steps", "optimizer", "lr", "init", "style_scale", "content_weight", "style_weight", "tv_weight",
+                 "save_every", "seed", "max_memory")  # fmt: skip
+
+
+def refuse_without_optimize(args: argparse.Namespace) -> None:
+    """Optimization options given to a network run would be silently ignored: refuse them."""
+    given = [f"--{k.replace('_', '-')}" for k in OPTIMIZE_ONLY if getattr(args, k, None) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)} only apply with --optimize")
 
 
 def split_styles(spec: str) -> list[Path]:
@@ -100,18 +109,9 @@ def config_from_args(args: argparse.Namespace, n_styles: int):
     blend = parse_style_weights(args.style_weights)
     if args.style_index is not None or args.tile is not None or args.strength != 1.0:
         raise UsageError("--style-index, --tile and --strength apply to networks, not to --optimize")
+    given = {k: getattr(args, k) for k in OPTIMIZE_ONLY if k in OptimizeConfig.__dataclass_fields__}
     config = OptimizeConfig(
-        steps=args.steps,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        init=args.init,
-        style_scale=args.style_scale,
-        blend=blend,
-        content_weight=args.content_weight,
-        style_weight=args.style_weight,
-        tv_weight=args.tv_weight,
-        precision=args.precision or "auto",
-        seed=args.seed,
+        blend=blend, precision=args.precision or "auto", **{k: v for k, v in given.items() if v is not None}
     )
     config.weights_for(n_styles)  # the weight count, before any work
     return config

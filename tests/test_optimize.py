@@ -105,7 +105,7 @@ def _refused(argv, tmp_path, capsys, code):
     return err[-1]
 
 
-def test_bad_input_is_refused_with_one_line(tmp_path, files, capsys):
+def test_bad_input_is_refused_with_one_line(tmp_path, files, capsys, tiny_model_file):
     photo, style, other = files
     out = str(tmp_path / "o.png")
     broken = tmp_path / "broken.jpg"
@@ -121,6 +121,9 @@ def test_bad_input_is_refused_with_one_line(tmp_path, files, capsys):
     line = _refused([*base, "--max-memory", "0.00001"], tmp_path, capsys, 2)
     assert line.startswith("styleport: error: ") and "GiB" in line and "--size" in line
     assert "fp16" in _refused([*base, "--precision", "fp16"], tmp_path, capsys, 2)
+    line = _refused(["stylize", str(tiny_model_file), str(photo), "-o", out, "--steps", "9", "--init", "noise"],
+                    tmp_path, capsys, 2)  # fmt: skip
+    assert line.endswith("--steps, --init only apply with --optimize")  # not silently ignored
 
 
 def test_memory_estimate_grows_with_pixels_and_depth():
