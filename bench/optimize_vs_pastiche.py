@@ -98,6 +98,7 @@ def main() -> int:
         if name.startswith("styleport"):
             print(f"  speed-up of {name} over {label}: {base / med[name]:.2f}x")
     print_quality(args, {k: v for k, v in outputs.items() if v.exists()})
+    print(f"\nimages in {work}")
     return 0
 
 

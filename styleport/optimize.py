@@ -43,7 +43,7 @@ class OptimizeConfig:
     style_scale: float = 1.0  # style image long side = style_scale * output long side (the CLI's)
     blend: tuple[float, ...] | None = None  # one weight per style image (normalised to sum 1)
     content_weight: float = 1.0
-    style_weight: float = 10.0
+    style_weight: float = 1.0
     tv_weight: float = 0.0
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     style_layers: tuple[str, ...] = STYLE_LAYERS

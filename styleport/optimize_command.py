@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init", choices=("photo", "noise"), help="start image (default photo)")
     g.add_argument("--style-scale", type=_float_at_least(0, True), help="style image size / output size (default 1)")
     g.add_argument("--content-weight", type=_float_at_least(0, False), help="default 1")
-    g.add_argument("--style-weight", type=_float_at_least(0, True), help="default 10")
+    g.add_argument("--style-weight", type=_float_at_least(0, True), help="default 1")
     g.add_argument("--tv-weight", type=_float_at_least(0, False), help="default 0")
     g.add_argument("--save-every", type=_positive_int, metavar="N", help="also write OUT_0100.png ... every N steps")
     g.add_argument("--seed", type=int, help="noise seed for --init noise (default 0)")
