@@ -51,7 +51,9 @@ def find_photos(specs: list[str] | None) -> list[Path]:
     for spec in specs:
         folder = Path(spec)
         if folder.is_dir() and not any(p.is_file() and is_image_file(p) for p in folder.rglob("*")):
-            raise UsageError(f"{folder}: no photos in this folder (looked for {', '.join(('.jpg', '.png', '.webp'))} ...)")
+            raise UsageError(
+                f"{folder}: no photos in this folder (looked for {', '.join(('.jpg', '.png', '.webp'))} ...)"
+            )
     return collect_inputs(specs)
 
 
@@ -151,7 +153,9 @@ def make_sheet(rows, size: int):
     from PIL import Image, ImageDraw
 
     pad, label = 4, 16
-    cells = [[None if c is None else c.resize((max(1, round(c.width * size / c.height)), size)) for c in r] for r in rows]
+    cells = [
+        [None if c is None else c.resize((max(1, round(c.width * size / c.height)), size)) for c in r] for r in rows
+    ]
     widths = [max((r[i].width for r in cells if r[i] is not None), default=size) for i in range(4)]
     sheet = Image.new("RGB", (sum(widths) + pad * 5, len(cells) * (size + pad) + pad + label), "white")
     draw = ImageDraw.Draw(sheet)
@@ -207,7 +211,8 @@ def to_html(report: dict) -> str:
             rows = _table(entry, kind)
             head = "".join(f"<th>{n}</th>" for n in rows[0][1])
             cells = "".join(
-                f"<tr><td>{label}</td>" + "".join(f"<td>{v:.3f}</td>" for v in vals) + "</tr>" for label, _, vals in rows
+                f"<tr><td>{label}</td>" + "".join(f"<td>{v:.3f}</td>" for v in vals) + "</tr>"
+                for label, _, vals in rows
             )
             body.append(f"<table><tr><th>{kind} distance</th>{head}</tr>{cells}</table>")
     body.append('<p><img src="sheet.jpg" alt="photo | network | optimization | painting"></p>')

@@ -261,4 +261,3 @@ def optimize(
 
 def _finite(x: float) -> bool:
     return x == x and abs(x) != float("inf")
-

@@ -198,4 +198,3 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"styleport: error: {failed} of {len(inputs)} inputs could not be read (see above)", file=sys.stderr)
     return 1 if failed else 0
-

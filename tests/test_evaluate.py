@@ -51,7 +51,9 @@ def test_known_distances(vgg):
 
 
 def _model_and_photos(tmp_path, n_photos=2):
-    model = checkpoints.save(tmp_path / "tiny.pth", make_net(), {"style_names": ["tiny"], "training": {"style_size": 40}})
+    model = checkpoints.save(
+        tmp_path / "tiny.pth", make_net(), {"style_names": ["tiny"], "training": {"style_size": 40}}
+    )
     folder = tmp_path / "photos"
     folder.mkdir()
     for p in PHOTOS[:n_photos]:
@@ -73,7 +75,9 @@ def test_report_files_and_numbers(tmp_path, cache, vgg):
     # recompute the network's numbers for the first photo independently
     photo = pil_to_tensor(resize_long(Image.open(sorted(folder.iterdir())[0]).convert("RGB"), 32))
     net_out = pil_to_tensor(tensor_to_pil(Stylizer(checkpoints.load(model).build(), device="cpu").run_tensor(photo)))
-    expected = QualityMeter(pil_to_tensor(resize_long(Image.open(style).convert("RGB"), 40)), vgg).measure(net_out, photo)
+    expected = QualityMeter(pil_to_tensor(resize_long(Image.open(style).convert("RGB"), 40)), vgg).measure(
+        net_out, photo
+    )
     for kind in ("style", "content"):
         for layer, value in expected[kind].items():
             assert entry["photos"][0]["network"][kind][layer] == pytest.approx(value, rel=1e-5)

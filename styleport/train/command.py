@@ -66,7 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--preview", nargs="+", metavar="IMG", help="fixed preview photos (default: 4 from --data)")
     g.add_argument("--preview-size", type=int, help="preview crop size in px (default 256)")
     g.add_argument("--eval-every", type=int, metavar="N", help="log style/content distances every N steps")
-    g.add_argument("--eval-photos", nargs="+", metavar="IMG", help="held-out photos for --eval-every (default: samples)")
+    g.add_argument(
+        "--eval-photos", nargs="+", metavar="IMG", help="held-out photos for --eval-every (default: samples)"
+    )
     g.add_argument("--save-dtype", choices=("fp32", "fp16"), help="dtype of the final model file (default fp32)")
     g.add_argument("--tensorboard", action="store_true", default=None, help="also log to RUN_DIR/tensorboard")
     g.add_argument("--quiet", action="store_true", help="no progress output")
