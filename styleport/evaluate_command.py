@@ -188,8 +188,12 @@ def to_markdown(report: dict) -> str:
         f"# Quality report: {Path(report['model']).name}",
         "",
         f"Photos at {report['size']} px (long side), painting at {report['style_size']} px; "
-        f"reference: `stylize --optimize`, {report['optimize_steps'] or 'no'} L-BFGS steps. "
-        "Style distance: ||G(out) - G(painting)|| / ||G(photo) - G(painting)|| (1 = the photo's, lower = "
+        + (
+            f"reference: `stylize --optimize`, {report['optimize_steps']} L-BFGS steps. "
+            if report["optimize_steps"]
+            else "no optimization reference (--no-optimize). "
+        )
+        + "Style distance: ||G(out) - G(painting)|| / ||G(photo) - G(painting)|| (1 = the photo's, lower = "
         "closer to the painting). Content distance: ||F(out) - F(photo)|| / ||F(photo)||.",
     ]
     for entry in report["styles"]:
