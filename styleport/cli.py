@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "styleport.demo.command",  # demo build, demo serve
     "styleport.parity.command",  # parity
     "styleport.verification.command",  # verify
+    "styleport.evaluate_command",  # evaluate
 )
 
 

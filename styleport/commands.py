@@ -7,6 +7,7 @@ import glob
 import sys
 from pathlib import Path
 
+from styleport import optimize_command
 from styleport.argtypes import float_in, int_in
 from styleport.errors import ImageError, OutputError, UsageError
 from styleport.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, is_image_file
@@ -20,7 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="apply a style network to images",
         description="Stylize image files, folders (recursively) or glob patterns with a model file.",
     )
-    p.add_argument("model", help="model file (.pth: styleport checkpoint or pytorch/examples state_dict)")
+    p.add_argument(
+        "model",
+        help="model file (.pth: styleport checkpoint or pytorch/examples state_dict); "
+        "with --optimize: the style image(s), a.jpg[,b.jpg...]",
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     p.add_argument(
         "-o",
@@ -31,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int_in(1, MAX_SIDE), help="resize so the longer side is SIZE pixels before stylizing")
     p.add_argument("--scale", type=float_in(0, 16, lo_open=True), help="resize by this factor before stylizing")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    p.add_argument(
+        "--precision", choices=["fp32", "bf16", "fp16"], help="default fp32; --optimize: bf16 where native, else fp32"
+    )
     p.add_argument(
         "--tile", type=int_in(1, MAX_SIDE), help="process in exact tiles of N px (bounded device memory, no seams)"
     )
@@ -52,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
     )
+    optimize_command.add_arguments(p)
     p.set_defaults(func=run_stylize)
 
     p = sub.add_parser("info", help="describe a model file", description="Architecture, size, FLOPs and metadata.")
@@ -111,6 +119,9 @@ def check_not_inputs(outputs: list[Path], inputs: list[Path], model: Path) -> No
 
 
 def run_stylize(args: argparse.Namespace) -> int:
+    if args.optimize:
+        return optimize_command.run(args)
+    optimize_command.refuse_without_optimize(args)
     from tqdm import tqdm
 
     from styleport.cli import one_line
@@ -138,7 +149,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     output = Path(args.output)
     outputs = output_paths(inputs, output, args.format)
     check_not_inputs(outputs, inputs, Path(args.model))
-    stylizer = Stylizer.from_file(args.model, device=args.device, precision=args.precision)
+    stylizer = Stylizer.from_file(args.model, device=args.device, precision=args.precision or "fp32")
     resolve_style_weights(stylizer.model, options)  # check style options before any work
     if outputs != [output]:
         claim_folder(output, "output")  # a new, empty or styleport-made folder; refused before any work

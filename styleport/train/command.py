@@ -93,6 +93,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--checkpoint-every", type=int_in(1, BIG), help="steps between checkpoints (default 1000)")
     g.add_argument("--preview", nargs="+", metavar="IMG", help="fixed preview photos (default: 4 from --data)")
     g.add_argument("--preview-size", type=int_in(16, 4096), help="preview crop size in px (default 256)")
+    g.add_argument("--eval-every", type=int_in(1, BIG), metavar="N", help="log style/content distances every N steps")
+    g.add_argument(
+        "--eval-photos", nargs="+", metavar="IMG", help="held-out photos for --eval-every (default: samples)"
+    )
     g.add_argument("--save-dtype", choices=("fp32", "fp16"), help="dtype of the final model file (default fp32)")
     g.add_argument("--tensorboard", action="store_true", default=None, help="also log to RUN_DIR/tensorboard")
     g.add_argument("--quiet", action="store_true", help="no progress output")
@@ -140,6 +144,8 @@ def build_config(args: argparse.Namespace):
         "checkpoint_every": args.checkpoint_every,
         "previews": tuple(args.preview) if args.preview else None,
         "preview_size": args.preview_size,
+        "eval_every": args.eval_every,
+        "eval_photos": tuple(args.eval_photos) if args.eval_photos else None,
         "save_dtype": args.save_dtype,
         "tensorboard": args.tensorboard,
         "style_license": args.style_license,

@@ -71,6 +71,8 @@ class TrainConfig:
     checkpoint_every: int = 1000
     previews: tuple[str, ...] = ()  # fixed preview photos; default: 4 spread over the data
     preview_size: int = 256
+    eval_every: int | None = None  # steps between quality measurements (styleport.evaluate) in log.jsonl
+    eval_photos: tuple[str, ...] = ()  # held-out photos for them; default: the bundled sample photos
     save_dtype: str = "fp32"
     tensorboard: bool = False
     progress: bool = True
@@ -98,6 +100,8 @@ class TrainConfig:
             raise ValueError("--save-dtype must be fp32 or fp16")
         if min(self.log_every, self.preview_every, self.checkpoint_every) < 1:
             raise ValueError("--log-every, --preview-every and --checkpoint-every must be >= 1")
+        if self.eval_every is not None and self.eval_every < 1:
+            raise ValueError("--eval-every must be >= 1")
         if self.workers < 0:
             raise ValueError("--workers must be >= 0")
         self.loss_config()  # validates layers and weights

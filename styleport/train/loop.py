@@ -103,6 +103,7 @@ class Trainer:
         self.loss = PerceptualLoss(trunk, config.loss_config(), self.dtype)
         self.loss.set_styles([s.to(self.device) for s in styles])
         self.vgg_source = vgg_weights.source
+        self.quality = self._quality_setup(styles, vgg_weights) if config.eval_every and self.main else None
 
         torch.manual_seed(config.seed)
         self.net = TransformerNet(ModelConfig(width=config.width, num_styles=len(styles)))
@@ -231,6 +232,18 @@ class Trainer:
                 rows.append(self.net(x, sw).float().cpu())
         return monitor.preview_grid(photos, rows)
 
+    def _quality_setup(self, styles: list[torch.Tensor], weights: VGGWeights):
+        """Held-out photos (long side preview_size) and one QualityMeter per style (styleport.evaluate)."""
+        from styleport.evaluate import QualityMeter
+        from styleport.images import sample_photos
+        from styleport.optimize_command import resize_long
+
+        paths = self.config.eval_photos or sample_photos()
+        photos = [pil_to_tensor(resize_long(load_image(p).rgb, self.config.preview_size)) for p in paths]
+        names = style_metadata(self.config)["style_names"]
+        meters = {n: QualityMeter(s, weights, self.device) for n, s in zip(names, styles, strict=True)}
+        return photos, meters
+
     # ---- the loop ----------------------------------------------------------------------------
 
     def train_step(self, x: torch.Tensor, numbers: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -319,6 +332,14 @@ class Trainer:
                 monitor.save_png(grid, self.run_dir / "previews" / f"step_{self.step:06d}.png")
                 if tb:
                     tb.image(self.step, grid)
+            if self.quality and (self.step % cfg.eval_every == 0 or self.step == self.total_steps):
+                from styleport.evaluate import evaluate_network
+
+                scores = evaluate_network(self.net, *self.quality, self.device)
+                log.append_eval(self.step, scores)
+                for name, s in scores.items():
+                    text = " ".join(f"{k}={v:.3f}" for k, v in s["style"].items())
+                    progress.message(f"step {self.step} eval {name}: style distance {text}")
             if main and (self.step % cfg.checkpoint_every == 0 or self.step == self.total_steps):
                 self.save(self.run_dir / "checkpoint.pth", parts_f, with_state=True, dtype=torch.float32)
                 if self.step == kill_at:

@@ -34,6 +34,7 @@ class TrainLog:
     def __init__(self, run_dir: Path, start_step: int) -> None:
         self.csv_path, self.jsonl_path = run_dir / "log.csv", run_dir / "log.jsonl"
         self.rows: list[dict] = []
+        self.evals: list[dict] = []  # {"step", "kind": "eval", "styles": {...}} rows (--eval-every)
         if start_step > 0 and self.jsonl_path.is_file():
             for line in self.jsonl_path.read_text().splitlines():
                 try:
@@ -41,11 +42,16 @@ class TrainLog:
                 except json.JSONDecodeError:
                     continue  # a line torn by a crash
                 if row.get("step", math.inf) <= start_step:
-                    self.rows.append(row)
+                    (self.evals if row.get("kind") == "eval" else self.rows).append(row)
         self._flush()
 
     def append(self, row: dict) -> None:
         self.rows.append({k: row[k] for k in FIELDS})
+        self._flush()
+
+    def append_eval(self, step: int, styles: dict) -> None:
+        """Quality numbers (styleport.evaluate.evaluate_network) at ``step``: log.jsonl only."""
+        self.evals.append({"step": step, "kind": "eval", "styles": styles})
         self._flush()
 
     def _flush(self) -> None:
@@ -54,7 +60,8 @@ class TrainLog:
         writer.writeheader()
         writer.writerows(self.rows)
         atomic_write_bytes(self.csv_path, text.getvalue().encode())
-        atomic_write_bytes(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in self.rows).encode())
+        merged = sorted(self.rows + self.evals, key=lambda r: (r["step"], r.get("kind") == "eval"))  # stable
+        atomic_write_bytes(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in merged).encode())
 
 
 def _nice_ticks(lo: float, hi: float) -> list[int]:

@@ -41,3 +41,15 @@ def test_preview_grid_layout():
     assert grid.size == (24, 24)  # 3 photos wide, photo row + 2 style rows high
     assert grid.getpixel((0, 0)) == (0, 0, 0) and grid.getpixel((20, 10)) == (100,) * 3
     assert grid.getpixel((5, 20)) == (255,) * 3  # clamped
+
+
+def test_eval_rows_go_to_jsonl_only_and_are_truncated_on_resume(tmp_path):
+    log = monitor.TrainLog(tmp_path, 0)
+    for step in (10, 20, 30):
+        log.append(_row(step, 1.0))
+        log.append_eval(step, {"s": {"style": {"relu3_1": 0.5}, "content": {"relu2_2": 0.1}}})
+    rows = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [(r["step"], r.get("kind")) for r in rows] == [(s, k) for s in (10, 20, 30) for k in (None, "eval")]
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 4  # header + 3 loss rows, no eval rows
+    resumed = monitor.TrainLog(tmp_path, 20)
+    assert [r["step"] for r in resumed.rows] == [10, 20] and [r["step"] for r in resumed.evals] == [10, 20]
