@@ -9,6 +9,8 @@ parity suite both read this table; a pair without a row is an error, not a pass.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 from styleport.errors import StyleportError
 from styleport.precision import Precision
@@ -21,6 +23,7 @@ class Tolerance:
     min_psnr: float
     max_abs: float | None
     reason: str
+    variant: str = ""  # "" = the format's default; else e.g. "io=tensor" (see ``variant_of``)
 
 
 P = Precision
@@ -59,8 +62,30 @@ TOLERANCES: tuple[Tolerance, ...] = (
 )
 
 
-def lookup(fmt: str, precision: Precision) -> Tolerance:
-    for row in TOLERANCES:
-        if row.format == fmt and row.precision == precision:
-            return row
+def lookup(fmt: str, precision: Precision, variant: str | None = None) -> Tolerance:
+    """The row for (format, precision, variant); a variant without a row of its own gets the default row."""
+    for want in dict.fromkeys((variant or "", "")):
+        for row in TOLERANCES:
+            if row.format == fmt and row.precision == precision and row.variant == want:
+                return row
     raise StyleportError(f"no parity tolerance defined for {fmt} {precision}: add a row to styleport/tolerances.py")
+
+
+def variant_of(fmt: str, precision: Precision, details: Mapping[str, Any] | None) -> str:
+    """The tolerance variant of an artifact, from what its exporter recorded (``Artifact.details``,
+    also stored in the file: ONNX metadata ``styleport.details``, CoreML ``styleport.io``).
+
+    - CoreML: ``"io=tensor"`` when the image input/output are float tensors (no 8-bit rounding);
+      ``""`` for the default RGB image I/O.
+    - ONNX / ORT int8: ``"a8"`` when the static QDQ scheme has 8-bit activations (``int8_scheme``
+      ``a8w8*``), ``""`` for 16-bit activations.
+    Everything else: ``""``.
+    """
+    details = details or {}
+    if fmt == "coreml":
+        io = details.get("io") or {}
+        image = io.get("image", "") if isinstance(io, Mapping) else str(io)
+        return "io=tensor" if image and not str(image).startswith("RGB image") else ""
+    if fmt in ("onnx", "ort") and precision is Precision.INT8:
+        return "a8" if str(details.get("int8_scheme", "")).startswith("a8") else ""
+    return ""
