@@ -45,7 +45,14 @@ def run(model_path: Path, other_path: Path, formats, sizes, folder: Path, progre
 
 
 def cell_text(cell: faults.Cell) -> str:
-    verdict = "**CAUGHT**" if cell.caught else ("missed" if cell.required else "missed (allowed)")
+    if cell.caught:
+        verdict = "**CAUGHT**"
+    elif not cell.required:
+        verdict = "missed (not required)"
+    elif cell.inseparable:
+        verdict = "missed (inseparable)"
+    else:
+        verdict = "**MISSED**"
     return f"{cell.psnr:.1f} / {cell.max_abs:.3g} {verdict}"
 
 

@@ -156,6 +156,15 @@ def inject(fault: Fault, case: Case, artifact_output: np.ndarray) -> np.ndarray:
     return np.clip(y + case.deltas[fault.name], 0.0, 255.0)
 
 
+# A row can only separate a fault from the right artifact if there is room between them for a bound
+# with headroom on both sides: the right artifact's worst PSNR moves ~1.5 dB across styles, photos and
+# sizes (palette6 48.5-50.1 dB over the bundled styles), and a fault must fall clearly outside. A fault
+# whose worst PSNR is within GAP_DB of the right artifact's AND whose max abs is within MAX_ABS_RATIO of
+# it is a smaller change than the format's own error: no tolerance row can catch it (it is "inseparable").
+GAP_DB = 3.0
+MAX_ABS_RATIO = 2.0
+
+
 @dataclasses.dataclass(frozen=True)
 class Cell:
     """The gate's view of one (row, fault): worst case over the verification cases."""
@@ -164,10 +173,11 @@ class Cell:
     max_abs: float  # max over cases
     caught: bool  # at least one case outside the row
     required: bool
+    inseparable: bool = False  # as close to the reference as the right artifact (see GAP_DB)
 
     @property
     def ok(self) -> bool:
-        return self.caught or not self.required
+        return self.caught or not self.required or self.inseparable
 
 
 def outside(tol: Tolerance, p: float, m: float) -> bool:
@@ -187,10 +197,13 @@ def catch_row(
     faults: Sequence[Fault] = FAULTS,
 ) -> dict[str, Cell]:
     """{"right": the unfaulted artifact (must pass), fault name: Cell} for one row."""
-    row = {"right": judge(tol, [(c.reference, o) for c, o in zip(measured, outputs, strict=True)], False)}
+    right = judge(tol, [(c.reference, o) for c, o in zip(measured, outputs, strict=True)], False)
+    row = {"right": right}
     for fault in faults:
         pairs = [(c.reference, inject(fault, c, o)) for c, o in zip(measured, outputs, strict=True)]
-        row[fault.name] = judge(tol, pairs, required(fault, precision))
+        cell = judge(tol, pairs, required(fault, precision))
+        close = cell.psnr > right.psnr - GAP_DB and cell.max_abs < MAX_ABS_RATIO * right.max_abs
+        row[fault.name] = dataclasses.replace(cell, inseparable=close)
     return row
 
 
@@ -265,8 +278,9 @@ def measure(
     from styleport.export.base import ExportRequest
     from styleport.export.pipeline import Job, export_one
     from styleport.runtimes import base as runtimes
-    from styleport.tolerances import lookup, variant_of
+    from styleport.tolerances import fp16_exact, lookup, variant_of
 
+    exact = fp16_exact(checkpoint.state_dict)
     sizes = tuple(dict.fromkeys(c.image.shape[:2] for c in measured))
     results = []
     for row in rows:
@@ -277,7 +291,7 @@ def measure(
         if progress:
             progress(f"{row.label}: exporting")
         artifact = export_one(model, checkpoint, Job(exporter, request, out), verify=False, verify_sizes=()).artifact
-        variant = variant_of(row.format, row.precision, artifact.details)
+        variant = variant_of(row.format, row.precision, artifact.details, exact)
         tol = lookup(row.format, row.precision, variant)
         with runtimes.get(exporter.runtime).open(artifact.path) as session:
             outputs = [session.run(c.image, c.style_weights) for c in measured]

@@ -112,18 +112,38 @@ def test_output_is_clamped_and_cropped_inside_the_model(single):
         session.run(np.zeros((50, 50, 3), np.float32))
 
 
-def test_tampered_weights_fail_verification(single, tmp_path):
+def weight_blobs(data: bytes) -> list[tuple[int, int, int]]:
+    """(dtype, size, data offset) of every blob in a weight.bin: 64-byte header, then 64-byte records
+    (u32 0xDEADBEEF, u32 dtype, u64 size, u64 offset), each blob 64-byte aligned after its record."""
+    blobs, pos = [], 64
+    while pos + 24 <= len(data):
+        sentinel, dtype, size, start = struct.unpack_from("<IIQQ", data, pos)
+        assert sentinel == 0xDEADBEEF, f"no blob record at {pos}"
+        blobs.append((dtype, size, start))
+        pos = (start + size + 63) // 64 * 64
+    return blobs
+
+
+def test_tampered_output_conv_fails_verification_on_photos(single, tmp_path):
+    """The output conv scaled by 1.02 (no instance norm after it to divide the change away)."""
     model, _, artifacts = single
     broken = tmp_path / "broken.mlpackage"
     shutil.copytree(artifacts[Precision.FP32].path, broken)
     weights = next(broken.rglob("weight.bin"))
     data = bytearray(weights.read_bytes())
-    _, _, size, start = struct.unpack_from("<IIQQ", data, 64)  # the first blob record: conv1's fp32 weights
-    blob = np.frombuffer(bytes(data[start : start + size]), dtype=np.float32) * 1.5
-    data[start : start + size] = blob.tobytes()  # same format, different numbers
+    out_conv = model.deconv3.conv2d.weight.detach().numpy().astype(np.float32)  # (3,C,9,9)
+    matches = [(s, o) for d, s, o in weight_blobs(bytes(data)) if d == 2 and s == out_conv.nbytes
+               and np.array_equal(np.frombuffer(bytes(data[o : o + s]), np.float32), out_conv.ravel())]
+    assert len(matches) == 1, "the output conv's fp32 weights are not stored as one blob"
+    size, start = matches[0]
+    data[start : start + size] = (out_conv * 1.02).tobytes()  # same format, slightly different numbers
     weights.write_bytes(bytes(data))
+    photos = PHOTOS[2:4]
+    ok = verify_artifact(artifacts[Precision.FP32].path, "coreml", Precision.FP32, model, "coreml",
+                         sizes=VERIFY_SHAPES, photos=photos)
+    assert ok.status == "ok", ok.summary()  # the untouched artifact passes on the same photos
     with pytest.raises(ParityError) as info:
-        verify_artifact(broken, "coreml", Precision.FP32, model, "coreml", sizes=VERIFY_SHAPES)
+        verify_artifact(broken, "coreml", Precision.FP32, model, "coreml", sizes=VERIFY_SHAPES, photos=photos)
     assert "PSNR" in str(info.value) and "max abs" in str(info.value)
 
 
