@@ -31,11 +31,12 @@ def test_tampered_onnx_fails_with_the_numbers(tmp_path, capsys, parity_checkpoin
 
     exports = tmp_path / "exports"
     exports.mkdir()
-    shutil.copy2(exported("onnx", "fp32"), exports / "tiny_fp32.onnx")  # a private copy to tamper with
+    name = f"{parity_checkpoint.stem}_fp32.onnx"
+    shutil.copy2(exported("onnx", "fp32"), exports / name)  # a private copy to tamper with
     args = (capsys, parity_checkpoint, parity_photo, exports)
     code, out, err = parity(*args, tmp_path / "ok", "--formats", "onnx", "--precisions", "fp32")
     assert code == 0, err
-    artifact = exports / "tiny_fp32.onnx"
+    artifact = exports / name
     assert artifact.is_file()
     first = json.loads((tmp_path / "ok" / "report.json").read_text())
     assert first["passed"] is True and first["results"][0]["status"] == "passed"
