@@ -20,7 +20,10 @@ Output faults are applied to the artifact's output itself.
 
 A row *catches* a fault when at least one verification case falls outside it -- exactly the
 rule ``verify`` applies. Required: fp32/fp16 rows catch every fault; lossy rows (int8, uint8,
-palette) every fault but the smallest noise (``Fault.lossy_exempt``).
+palette) every fault but the smallest noise (``Fault.lossy_exempt``) -- except a fault that changes
+the output less than the format's own error does (``GAP_DB``: "inseparable"), which no row can catch
+without failing right artifacts too. On great_wave that is instance-norm eps x100 (max abs 0.076)
+for every non-fp32 row, and 1% noise / output conv x1.02 for the coarsest lossy rows.
 """
 
 from __future__ import annotations
@@ -100,8 +103,11 @@ FAULTS: tuple[Fault, ...] = (
     Fault("replicate pad", "replicate instead of reflection padding", forward={"pad_mode": "edge"}),
     Fault("RGB/BGR", "output channels in BGR order", output=lambda y: y[..., ::-1]),
     Fault("blur 3x3", "output blurred by a 3x3 box filter", output=_blur),
-    Fault("constant", "a constant image of the output's mean colour", output=lambda y: np.broadcast_to(
-        y.reshape(-1, 3).mean(axis=0), y.shape)),
+    Fault(
+        "constant",
+        "a constant image of the output's mean colour",
+        output=lambda y: np.broadcast_to(y.reshape(-1, 3).mean(axis=0), y.shape),
+    ),
     Fault("int4 as int8", "conv weights on a 4-bit grid (per channel) in an int8 artifact", _int4_weights),
     Fault("other style", "another style network's weights", _other_style),
 )
@@ -193,7 +199,10 @@ def judge(tol: Tolerance, pairs: Sequence[tuple[np.ndarray, np.ndarray]], must: 
 
 
 def catch_row(
-    tol: Tolerance, precision: Precision, measured: Sequence[Case], outputs: Sequence[np.ndarray],
+    tol: Tolerance,
+    precision: Precision,
+    measured: Sequence[Case],
+    outputs: Sequence[np.ndarray],
     faults: Sequence[Fault] = FAULTS,
 ) -> dict[str, Cell]:
     """{"right": the unfaulted artifact (must pass), fault name: Cell} for one row."""
@@ -299,6 +308,8 @@ def measure(
         results.append(RowResult(row, tol, variant, cells, exporter.runtime))
         if progress:
             right = cells["right"]
-            progress(f"{row.label} [{variant or 'default'}]: right {right.psnr:.1f} dB / {right.max_abs:.3g}; "
-                     + "; ".join(f"{n} {c.psnr:.1f}{'' if c.ok else ' MISSED'}" for n, c in cells.items() if n != "right"))
+            progress(
+                f"{row.label} [{variant or 'default'}]: right {right.psnr:.1f} dB / {right.max_abs:.3g}; "
+                + "; ".join(f"{n} {c.psnr:.1f}{'' if c.ok else ' MISSED'}" for n, c in cells.items() if n != "right")
+            )
     return results

@@ -53,8 +53,10 @@ def read_weights(path: str | os.PathLike) -> Weights:
 
 def weights_of(state: Mapping[str, object]) -> Weights:
     """float64 numpy copies of a torch state_dict (or of arrays): for tests and the fault suite."""
-    return {k: np.array(v.detach().double().numpy() if hasattr(v, "detach") else v, dtype=np.float64)
-            for k, v in state.items()}
+    return {
+        k: np.array(v.detach().double().numpy() if hasattr(v, "detach") else v, dtype=np.float64)
+        for k, v in state.items()
+    }
 
 
 def _pad(x: np.ndarray, p: int, mode: str) -> np.ndarray:

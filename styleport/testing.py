@@ -42,3 +42,33 @@ def stand_in_net(width: float = 0.25, num_styles: int = 1, seed: int = 0) -> Tra
 def image_like_net(num_styles: int = 1, seed: int = 0, width: float = 0.25) -> TransformerNet:
     """``stand_in_net`` with the argument order the export and parity tests use."""
     return stand_in_net(width, num_styles, seed)
+
+
+def trained_net(num_styles: int = 1, seed: int = 0) -> TransformerNet:
+    """The bundled trained great_wave network (width 0.5), for tests of lossy formats.
+
+    Random-init networks are far more sensitive to weight perturbations than trained ones (0.5% weight
+    noise: 35-43 dB vs 57.6 dB on great_wave), so int8/uint8/palette/fp16 artifacts of a stand-in land
+    15-20 dB below the tolerance rows, which are set from trained networks (styleport/tolerances.py).
+    With ``num_styles`` > 1: a conditional-instance-norm network with great_wave's convs, style 0 its
+    norm affines and each further style those affines perturbed by a seeded 10% (gamma) / 0.1 (beta).
+    """
+    from styleport import checkpoints
+    from styleport.images import SAMPLES_DIR
+
+    net = checkpoints.load(SAMPLES_DIR.parent / "models" / "great_wave.pth").build()
+    if num_styles == 1:
+        return net
+    multi = TransformerNet(ModelConfig(width=net.config.width, num_styles=num_styles))
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, value in net.state_dict().items():
+        if ".in" in key or key.startswith("in"):
+            rows = [value]
+            for _ in range(1, num_styles):
+                noise = torch.randn(value.shape, generator=gen)
+                rows.append(value * (1 + 0.1 * noise) if key.endswith("weight") else value + 0.1 * noise)
+            value = torch.stack(rows)  # (C,) -> (S,C)
+        state[key] = value
+    multi.load_state_dict(state)
+    return multi.eval()

@@ -6,8 +6,8 @@ import torch
 
 from styleport import checkpoints, reference
 from styleport.errors import CheckpointError
-from styleport.model import ModelConfig, TransformerNet
 from styleport.export.calibration import images_at
+from styleport.model import ModelConfig, TransformerNet
 from tests.conftest import PHOTOS, assert_contrast, make_net, torch_run
 
 

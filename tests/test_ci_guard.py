@@ -23,7 +23,16 @@ def run_pytest(folder: Path, ci: str | None) -> subprocess.CompletedProcess:
     if ci is not None:
         env["CI"] = ci
     env["PYTHONPATH"] = str(ROOT)
-    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--continue-on-collection-errors", "-rfEs", str(folder)]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--continue-on-collection-errors",
+        "-rfEs",
+        str(folder),
+    ]
     return subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, check=False, timeout=300)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -43,8 +42,11 @@ def trained():
 @pytest.fixture(scope="module")
 def onnx_rows(trained, tmp_path_factory):
     ckpt, model, measured = trained
-    rows = [faults.Row("onnx", Precision.FP32), faults.Row("onnx", Precision.FP16),
-            faults.Row("onnx", Precision.INT8, {"int8_scheme": "a16w8"})]
+    rows = [
+        faults.Row("onnx", Precision.FP32),
+        faults.Row("onnx", Precision.FP16),
+        faults.Row("onnx", Precision.INT8, {"int8_scheme": "a16w8"}),
+    ]
     return faults.measure(model, ckpt, rows, measured, tmp_path_factory.mktemp("faults"), SAMPLES)
 
 
@@ -64,8 +66,10 @@ def test_a_looser_row_would_miss_faults(onnx_rows):
     loose = Tolerance("onnx", Precision.INT8, 30.0, None, "the pre-fault-injection row")
     missed = {n for n, c in cells.items() if n != "right" and not faults.outside(loose, c.psnr, c.max_abs)}
     assert {"noise 1%", "out conv x1.02", "int4 as int8"} <= missed
-    rejudged = {n: faults.Cell(c.psnr, c.max_abs, n not in missed and n != "right", c.required, c.inseparable)
-                for n, c in cells.items()}
+    rejudged = {
+        n: faults.Cell(c.psnr, c.max_abs, n not in missed and n != "right", c.required, c.inseparable)
+        for n, c in cells.items()
+    }
     assert any("misses 'out conv x1.02'" in p for p in faults.problems(loose, Precision.INT8, rejudged))
 
 
@@ -104,7 +108,13 @@ def test_every_row_of_the_full_table(tmp_path):
     spec = importlib.util.spec_from_file_location("fault_catch", ROOT / "bench" / "fault_catch.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    results = bench.run(MODELS / "great_wave.pth", MODELS / "starry_night.pth", (), ((48, 64), (37, 53)), tmp_path,
-                        progress=lambda _: None)
+    results = bench.run(
+        MODELS / "great_wave.pth",
+        MODELS / "starry_night.pth",
+        (),
+        ((48, 64), (37, 53)),
+        tmp_path,
+        progress=lambda _: None,
+    )
     bad = [f"{r.row.label}: {r.problems}" for r in results if r.problems]
     assert not bad, " | ".join(bad)

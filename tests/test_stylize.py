@@ -7,8 +7,8 @@ import styleport
 from styleport.cli import main
 from styleport.errors import UsageError
 from styleport.images import load_image
-from styleport.stylize import StylizeOptions, Stylizer
 from styleport.precision import Precision
+from styleport.stylize import StylizeOptions, Stylizer
 from styleport.tolerances import lookup
 from tests.conftest import PHOTOS, assert_contrast, make_net
 

@@ -23,6 +23,7 @@ from styleport.export.base import Artifact, Exporter, ExportRequest
 from styleport.export.verify import DEFAULT_SIZES, ParityError, Verification, verify_artifact
 from styleport.fileutil import atomic_output
 from styleport.precision import Precision
+from styleport.tolerances import fp16_exact, variant_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +176,9 @@ def export_one(model, checkpoint: Checkpoint, job: Job, verify: bool, verify_siz
                 sizes=sizes,
                 photos=job.request.calibration_images,
                 raise_on_failure=False,
+                variant=variant_of(
+                    job.request.format, job.request.precision, artifact.details, fp16_exact(checkpoint.state_dict)
+                ),
             )
             if verification.status == "failed":
                 raise ParityError(job.out, verification)  # the temp artifact is deleted on the way out

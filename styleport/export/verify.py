@@ -126,6 +126,7 @@ def verify_artifact(
     photos: Sequence[Path] = (),
     device: str = "auto",
     raise_on_failure: bool = True,
+    variant: str = "",
 ) -> Verification:
     """Run ``path`` in ``runtime`` and compare with ``model`` (torch fp32) at ``sizes``.
 
@@ -135,7 +136,7 @@ def verify_artifact(
     from styleport.runtimes.base import get as get_runtime
 
     path = Path(path)
-    tolerance = lookup(fmt, precision)  # a missing row is an error before anything runs
+    tolerance = lookup(fmt, precision, variant)  # a missing row is an error before anything runs
     rt = get_runtime(runtime)
     reason = rt.availability()
     if reason is not None:

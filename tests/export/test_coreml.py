@@ -19,6 +19,7 @@ from styleport.export.verify import ParityError, verify_artifact
 from styleport.precision import Precision
 from styleport.runtimes.coreml import INTERPRETER_NOTE, CoreMLRuntime
 from styleport.runtimes.mil import Interpreter, MILError
+from styleport.testing import trained_net
 from styleport.tolerances import lookup
 from tests.conftest import PHOTOS, make_net
 
@@ -41,8 +42,9 @@ def export_all(folder, net, names, precisions, options=None):
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
-    """(model, checkpoint, {precision: artifact}): a width-0.25 one-style net at every precision."""
-    return export_all(tmp_path_factory.mktemp("coreml1"), make_net(width=0.25, seed=21), ["tiny"], PRECISIONS)
+    """(model, checkpoint, {precision: artifact}): the trained great_wave net at every precision (lossy rows
+    are set from trained networks; a random stand-in lands 15-20 dB below them, styleport/testing.py)."""
+    return export_all(tmp_path_factory.mktemp("coreml1"), trained_net(), ["tiny"], PRECISIONS)
 
 
 def check_verified(model, artifact, precision):
@@ -132,15 +134,21 @@ def test_tampered_output_conv_fails_verification_on_photos(single, tmp_path):
     weights = next(broken.rglob("weight.bin"))
     data = bytearray(weights.read_bytes())
     out_conv = model.deconv3.conv2d.weight.detach().numpy().astype(np.float32)  # (3,C,9,9)
-    matches = [(s, o) for d, s, o in weight_blobs(bytes(data)) if d == 2 and s == out_conv.nbytes
-               and np.array_equal(np.frombuffer(bytes(data[o : o + s]), np.float32), out_conv.ravel())]
+    matches = [
+        (s, o)
+        for d, s, o in weight_blobs(bytes(data))
+        if d == 2
+        and s == out_conv.nbytes
+        and np.array_equal(np.frombuffer(bytes(data[o : o + s]), np.float32), out_conv.ravel())
+    ]
     assert len(matches) == 1, "the output conv's fp32 weights are not stored as one blob"
     size, start = matches[0]
     data[start : start + size] = (out_conv * 1.02).tobytes()  # same format, slightly different numbers
     weights.write_bytes(bytes(data))
     photos = PHOTOS[2:4]
-    ok = verify_artifact(artifacts[Precision.FP32].path, "coreml", Precision.FP32, model, "coreml",
-                         sizes=VERIFY_SHAPES, photos=photos)
+    ok = verify_artifact(
+        artifacts[Precision.FP32].path, "coreml", Precision.FP32, model, "coreml", sizes=VERIFY_SHAPES, photos=photos
+    )
     assert ok.status == "ok", ok.summary()  # the untouched artifact passes on the same photos
     with pytest.raises(ParityError) as info:
         verify_artifact(broken, "coreml", Precision.FP32, model, "coreml", sizes=VERIFY_SHAPES, photos=photos)
@@ -163,9 +171,7 @@ def test_tensor_io_with_a_size_range(tmp_path):
 
 
 def test_two_style_fp16_verifies_every_style_case(tmp_path):
-    model, _, artifacts = export_all(
-        tmp_path, make_net(width=0.25, num_styles=2, seed=23), ["a", "b"], (Precision.FP16,)
-    )
+    model, _, artifacts = export_all(tmp_path, trained_net(num_styles=2, seed=23), ["a", "b"], (Precision.FP16,))
     art = artifacts[Precision.FP16]
     assert Interpreter(art.path).inputs["style_weights"].fixed == (1, 2)
     result = check_verified(model, art, Precision.FP16)
@@ -175,7 +181,7 @@ def test_two_style_fp16_verifies_every_style_case(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", [Precision.FP32, Precision.INT8, Precision.PALETTE6, Precision.PALETTE4], ids=str)
 def test_two_style_other_precisions(tmp_path, precision):
-    model, _, artifacts = export_all(tmp_path, make_net(width=0.25, num_styles=2, seed=23), ["a", "b"], (precision,))
+    model, _, artifacts = export_all(tmp_path, trained_net(num_styles=2, seed=23), ["a", "b"], (precision,))
     check_verified(model, artifacts[precision], precision)
 
 
@@ -183,7 +189,7 @@ def test_two_style_other_precisions(tmp_path, precision):
 @pytest.mark.parametrize("precision", [Precision.INT8, Precision.PALETTE4], ids=str)
 def test_ios18_compressed_ops(tmp_path, precision):
     """iOS18 emits constexpr_blockwise_shift_scale / the grouped constexpr_lut_to_dense."""
-    model, _, artifacts = export_all(tmp_path, make_net(width=0.25, seed=24), ["x"], (precision,), {"target": "iOS18"})
+    model, _, artifacts = export_all(tmp_path, trained_net(), ["x"], (precision,), {"target": "iOS18"})
     check_verified(model, artifacts[precision], precision)
 
 

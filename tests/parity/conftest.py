@@ -41,12 +41,11 @@ def parity_exports(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def exported(parity_checkpoint, parity_exports, parity_photo):
     """``exported("onnx", "fp32")`` -> the shared artifact's path (exported on first request)."""
+    from styleport import checkpoints
     from styleport.export import base as exporters
     from styleport.parity.run import Target, obtain
     from styleport.precision import Precision
     from styleport.tolerances import lookup
-
-    from styleport import checkpoints
 
     checkpoint = checkpoints.load(parity_checkpoint)
     model = checkpoint.build("cpu")
