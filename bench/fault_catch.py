@@ -51,6 +51,8 @@ def cell_text(cell: faults.Cell) -> str:
         verdict = "missed (not required)"
     elif cell.inseparable:
         verdict = "missed (inseparable)"
+    elif cell.known:
+        verdict = f"missed (known: {cell.known})"
     else:
         verdict = "**MISSED**"
     return f"{cell.psnr:.1f} / {cell.max_abs:.3g} {verdict}"

@@ -170,6 +170,16 @@ def inject(fault: Fault, case: Case, artifact_output: np.ndarray) -> np.ndarray:
 GAP_DB = 3.0
 MAX_ABS_RATIO = 2.0
 
+# Separable faults that a row still misses, because right artifacts of other networks, schemes, photos
+# or sizes measured lower than this fault does on great_wave, and a row must pass those. Listed here,
+# shown in docs/verification.md as "known miss", asserted by tests (a new miss fails them).
+KNOWN_MISSES: Mapping[tuple[str, Precision], Mapping[str, str]] = {
+    ("onnx", Precision.INT8): {"noise 1%": "a16w8 (no float ends) of a 2-style net: 51.8 dB; fault: 50.5 dB"},
+    ("ort", Precision.INT8): {"noise 1%": "a16w8 (no float ends) of a 2-style net: 51.8 dB; fault: 50.5 dB"},
+    ("tfjs", Precision.UINT8): {"noise 1%": "a 2-style net's right artifact: 51.7 dB; fault: 50.4 dB"},
+    ("tflite", Precision.INT8): {"noise 1%": "right artifact at 256 px: 52.8 dB; fault: 49.8-50.5 dB"},
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
@@ -180,10 +190,11 @@ class Cell:
     caught: bool  # at least one case outside the row
     required: bool
     inseparable: bool = False  # as close to the reference as the right artifact (see GAP_DB)
+    known: str = ""  # a listed miss (KNOWN_MISSES): why no row can catch it on every network
 
     @property
     def ok(self) -> bool:
-        return self.caught or not self.required or self.inseparable
+        return self.caught or not self.required or self.inseparable or bool(self.known)
 
 
 def outside(tol: Tolerance, p: float, m: float) -> bool:
@@ -212,7 +223,8 @@ def catch_row(
         pairs = [(c.reference, inject(fault, c, o)) for c, o in zip(measured, outputs, strict=True)]
         cell = judge(tol, pairs, required(fault, precision))
         close = cell.psnr > right.psnr - GAP_DB and cell.max_abs < MAX_ABS_RATIO * right.max_abs
-        row[fault.name] = dataclasses.replace(cell, inseparable=close)
+        known = KNOWN_MISSES.get((tol.format, precision), {}).get(fault.name, "")
+        row[fault.name] = dataclasses.replace(cell, inseparable=close, known="" if cell.caught else known)
     return row
 
 
