@@ -71,7 +71,9 @@ def test_python_api_and_options(tiny_model_file):
     assert np.abs(half - (full + orig) / 2).max() <= 1.0
     kept = net.stylize(img, keep_colors=True).convert("YCbCr")
     _, cb, cr = img.convert("RGB").convert("YCbCr").split()
-    assert np.abs(np.asarray(kept)[..., 1].astype(int) - np.asarray(cb).astype(int)).mean() < 2
+    # < 3: where the stylized luminance is near 0 or 255 the RGB gamut clips chroma (the stand-in has a trained
+    # net's contrast, std >= 50); a stylization that did not keep the colours is off by 10+.
+    assert np.abs(np.asarray(kept)[..., 1].astype(int) - np.asarray(cb).astype(int)).mean() < 3
     assert net.stylize(img, size=100).size == (100, round(100 * img.height / img.width))
     assert net.stylize(img, scale=0.5).size == (round(img.width / 2), round(img.height / 2))
 
