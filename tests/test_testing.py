@@ -12,7 +12,7 @@ from tests.conftest import PHOTOS, assert_contrast, torch_run
 
 @pytest.mark.parametrize("styles", [1, 2])
 def test_stand_in_outputs_have_std_of_at_least_50_on_the_photos(styles):
-    images = images_at(PHOTOS, [(40, 48)] * len(PHOTOS))
+    images = images_at(PHOTOS[::2], [(40, 48)] * 3)
     for seed in (0, 1, 2, 3, 11, 12, 13, 21, 22, 23, 24, 25):
         net = stand_in_net(0.25, styles, seed)
         for sw in [None] if styles == 1 else [np.eye(2, dtype=np.float32)[0], np.eye(2, dtype=np.float32)[1]]:
