@@ -1,12 +1,14 @@
 import io
 
+import numpy as np
 import pytest
 import torch
 
-from styleport import checkpoints
+from styleport import checkpoints, reference
 from styleport.errors import CheckpointError
+from styleport.export.calibration import images_at
 from styleport.model import ModelConfig, TransformerNet
-from tests.conftest import make_net
+from tests.conftest import PHOTOS, assert_contrast, make_net, torch_run
 
 
 def test_roundtrip_keeps_config_metadata_and_output(tmp_path):
@@ -43,9 +45,12 @@ def test_pytorch_examples_state_dict_loads_with_identical_output(tmp_path):
     ckpt = checkpoints.load(tmp_path / "udnie.pth")
     assert ckpt.source_format == "pytorch-examples"
     assert ckpt.config == ModelConfig()
-    x = torch.rand(1, 3, 33, 47) * 255
-    with torch.no_grad():
-        assert torch.equal(ckpt.build()(x), net(x))
+    # Against the independent numpy reference reading the same file (not styleport's net vs itself).
+    (image,) = images_at([PHOTOS[2]], [(33, 47)])
+    want = reference.forward_file(tmp_path / "udnie.pth", image)
+    got = torch_run(ckpt.build(), image)
+    assert np.abs(got - want).max() < 5e-3
+    assert_contrast(want, "udnie.pth output")
 
 
 def test_half_width_state_dict_inferred(tmp_path):

@@ -7,8 +7,10 @@ import styleport
 from styleport.cli import main
 from styleport.errors import UsageError
 from styleport.images import load_image
+from styleport.precision import Precision
 from styleport.stylize import StylizeOptions, Stylizer
-from tests.conftest import PHOTOS, make_net
+from styleport.tolerances import lookup
+from tests.conftest import PHOTOS, assert_contrast, make_net
 
 
 def _odd_images(tmp_path):
@@ -69,7 +71,9 @@ def test_python_api_and_options(tiny_model_file):
     assert np.abs(half - (full + orig) / 2).max() <= 1.0
     kept = net.stylize(img, keep_colors=True).convert("YCbCr")
     _, cb, cr = img.convert("RGB").convert("YCbCr").split()
-    assert np.abs(np.asarray(kept)[..., 1].astype(int) - np.asarray(cb).astype(int)).mean() < 2
+    # < 3: where the stylized luminance is near 0 or 255 the RGB gamut clips chroma (the stand-in has a trained
+    # net's contrast, std >= 50); a stylization that did not keep the colours is off by 10+.
+    assert np.abs(np.asarray(kept)[..., 1].astype(int) - np.asarray(cb).astype(int)).mean() < 3
     assert net.stylize(img, size=100).size == (100, round(100 * img.height / img.width))
     assert net.stylize(img, scale=0.5).size == (round(img.width / 2), round(img.height / 2))
 
@@ -78,8 +82,11 @@ def test_bf16_close_to_fp32(tiny_model_file):
     img = Image.open(PHOTOS[2])
     a = np.asarray(styleport.load(tiny_model_file, device="cpu").stylize(img), dtype=float)
     b = np.asarray(styleport.load(tiny_model_file, device="cpu", precision="bf16").stylize(img), dtype=float)
+    # The fp32 output must have real contrast (std >= 40): then a flat grey image scores <= 16.1 dB and the
+    # 40 dB bound of the torch bf16 row can only be met by an image that follows the reference.
+    assert_contrast(a, "fp32 stylized photo")
     psnr = 10 * np.log10(255**2 / np.mean((a - b) ** 2))
-    assert psnr > 30, psnr
+    assert psnr >= lookup("torch", Precision.BF16).min_psnr, psnr
 
 
 def test_style_weights_mix(tmp_path, two_style_model_file):

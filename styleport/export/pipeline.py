@@ -235,7 +235,7 @@ def export_one(
                 sizes=sizes,
                 photos=verify_photos,
                 raise_on_failure=False,
-                details=record["options"],
+                details={**record["options"], **artifact.details},
             )
             if verification.status == Status.FAILED:
                 raise_for(job.out, verification)  # the temp artifact is deleted on the way out

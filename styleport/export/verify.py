@@ -78,7 +78,9 @@ def verify_artifact(
     from styleport.images import sample_photos
 
     path = Path(path)
-    tolerance = tolerance_for(fmt, precision, details)  # a missing row is an error before anything runs
+    tolerance = tolerance_for(
+        fmt, precision, details, model.state_dict()
+    )  # a missing row is an error before anything runs
     inputs = cycled_inputs(tuple(photos) or sample_photos("verification"), sizes)
     with Reference(model, "cpu") as reference:
         result = check(

@@ -225,10 +225,28 @@ def check_one(checkpoint, model, target: Target, folder, calibration, inputs, st
         return ArtifactResult(
             target.format, target.precision, target.runtime, Status.FAILED, reason=f"export failed: {exc}", **common
         )
+    # The row's variant can depend on what the export chose (e.g. the int8 scheme): read it from the file.
+    common["tolerance"] = engine.tolerance_for(
+        target.format, target.precision, {**options_details(target, options), **file_details(path)}, model.state_dict()
+    )
     return engine.check(
         path, target.format, target.precision, target.runtime, ref, inputs, styles,
         device=config.device, runs=config.runs, path=path, size_bytes=size, origin=origin, **common,
     )  # fmt: skip
+
+
+def options_details(target: Target, options) -> dict:
+    return dict(provenance.effective_options(exporters.get(target.format), options))
+
+
+def file_details(path: Path) -> dict:
+    """What the artifact file records about itself (CoreML io, ONNX int8 scheme); {} if unreadable."""
+    from styleport.verification.inspect import inspect
+
+    try:
+        return dict(inspect(path).details)
+    except StyleportError:
+        return {}
 
 
 def summary_line(r: ArtifactResult) -> str:

@@ -135,7 +135,7 @@ def verify(
             if item.info is None:
                 results.append(engine.skipped(item.format, item.precision, runtime, item.skip_reason, **common))
             else:
-                tolerance = engine.tolerance_for(item.format, item.precision, item.info.details)
+                tolerance = engine.tolerance_for(item.format, item.precision, item.info.details, net.state_dict())
                 inputs = engine.load_inputs(photos, sizes_for(item.info, sizes))
                 result = engine.check(
                     item.path, item.format, item.precision, runtime, ref, inputs, styles,

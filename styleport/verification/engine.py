@@ -32,7 +32,7 @@ from styleport.metrics import Difference, compare, format_psnr
 from styleport.parity.latency import Latency, measure
 from styleport.precision import Precision
 from styleport.runtimes.base import RunInfo, RuntimeUnavailable
-from styleport.tolerances import Tolerance, lookup
+from styleport.tolerances import Tolerance, fp16_exact, lookup, variant_of
 
 
 class Status(str, enum.Enum):
@@ -212,12 +212,19 @@ def raise_for(path: Path | str, result: ArtifactResult) -> None:
     raise VerificationError(path, result)
 
 
-def tolerance_for(fmt: str, precision: Precision, details: Mapping[str, Any] | None = None) -> Tolerance:
+def tolerance_for(
+    fmt: str,
+    precision: Precision,
+    details: Mapping[str, Any] | None = None,
+    state_dict: Mapping[str, Any] | None = None,
+) -> Tolerance:
     """The tolerance row of one artifact. ``details`` are what is known about the artifact beyond
-    format and precision (e.g. ``{"io": "image"}`` for CoreML image I/O): the one place that
-    passes them on to the table, so rows keyed by I/O mode or quantization scheme need no other change.
+    format and precision (e.g. ``{"io": "image"}`` for CoreML image I/O, ``int8_scheme`` for ONNX
+    int8); ``state_dict`` is the reference's weights (are they exact in fp16?). Together they pick
+    the row's variant (``tolerances.variant_of``): the one place that passes them on to the table.
     A pair without a row is an error before anything runs."""
-    return lookup(fmt, precision)
+    exact = fp16_exact(state_dict) if state_dict is not None else False
+    return lookup(fmt, precision, variant_of(fmt, precision, details, exact))
 
 
 def style_cases(num_styles: int) -> list[tuple[str, np.ndarray | None]]:

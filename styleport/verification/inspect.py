@@ -118,7 +118,27 @@ def _onnx(path: Path):
         for i in proto.graph.input
         if i.name not in inits
     }
-    return meta.get("styleport.precision"), found, shapes, {}
+    details = _details(meta.get("styleport.details"))
+    if found is Precision.INT8 and "int8_scheme" not in details:  # another tool's file: read the activations
+        zero_points = {t.name: t.data_type for t in proto.graph.initializer}
+        bits = {
+            zero_points.get(n.input[2]) for n in proto.graph.node
+            if n.op_type == "QuantizeLinear" and n.input[0] not in inits and len(n.input) > 2
+        }  # fmt: skip
+        if bits & {onnx.TensorProto.UINT8, onnx.TensorProto.INT8}:
+            details["int8_scheme"] = "a8 (activations read from the file)"
+    return meta.get("styleport.precision"), found, shapes, {"details": details}
+
+
+def _details(text: str | bytes | None) -> dict:
+    """The exporter's details recorded in the file's metadata (``styleport.details``, JSON), or {}."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _ort(path: Path):
@@ -147,7 +167,7 @@ def _ort(path: Path):
         found = Precision.FP16
     shapes = {i.name: [d if isinstance(d, int) else -1 for d in i.shape] for i in session.get_inputs()}
     value = meta.get(b"styleport.precision")
-    return value.decode() if value else None, found, shapes, {}
+    return value.decode() if value else None, found, shapes, {"details": _details(meta.get(b"styleport.details"))}
 
 
 def _tflite(path: Path):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from styleport import checkpoints
-from styleport.testing import image_like_net
+from styleport.testing import image_like_net, trained_net
 
 FIXTURE_PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
 VERIFY_SIZES = ((48, 40), (37, 53))  # neither is the 64x64 trace size; 37x53 is not a multiple of 4
@@ -39,14 +39,15 @@ def make_net():
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "tiny.pth"
-    checkpoints.save(path, image_like_net(1), {"style_names": ["tiny"], "styles": [{"name": "tiny", "license": "CC0"}]})
+    # lossy rows are set from trained networks: a random stand-in lands 15-20 dB below them (styleport/testing.py)
+    checkpoints.save(path, trained_net(1), {"style_names": ["tiny"], "styles": [{"name": "tiny", "license": "CC0"}]})
     return path
 
 
 @pytest.fixture(scope="session")
 def two_style_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "duo.pth"
-    checkpoints.save(path, image_like_net(2, seed=1), {"style_names": ["left", "right"]})
+    checkpoints.save(path, trained_net(2, seed=1), {"style_names": ["left", "right"]})
     return path
 
 

@@ -19,6 +19,7 @@ from styleport.export.verify import ParityError, verify_artifact
 from styleport.precision import Precision
 from styleport.runtimes.coreml import INTERPRETER_NOTE, CoreMLRuntime
 from styleport.runtimes.mil import Interpreter, MILError
+from styleport.testing import trained_net
 from styleport.tolerances import lookup
 from tests.conftest import PHOTOS, make_net
 
@@ -41,8 +42,9 @@ def export_all(folder, net, names, precisions, options=None):
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
-    """(model, checkpoint, {precision: artifact}): a width-0.25 one-style net at every precision."""
-    return export_all(tmp_path_factory.mktemp("coreml1"), make_net(width=0.25, seed=21), ["tiny"], PRECISIONS)
+    """(model, checkpoint, {precision: artifact}): the trained great_wave net at every precision (lossy rows
+    are set from trained networks; a random stand-in lands 15-20 dB below them, styleport/testing.py)."""
+    return export_all(tmp_path_factory.mktemp("coreml1"), trained_net(), ["tiny"], PRECISIONS)
 
 
 def check_verified(model, artifact, precision):
@@ -112,27 +114,44 @@ def test_output_is_clamped_and_cropped_inside_the_model(single):
         session.run(np.zeros((50, 50, 3), np.float32))
 
 
-def test_tampered_weights_fail_verification(single, tmp_path):
+def weight_blobs(data: bytes) -> list[tuple[int, int, int]]:
+    """(dtype, size, data offset) of every blob in a weight.bin: 64-byte header, then 64-byte records
+    (u32 0xDEADBEEF, u32 dtype, u64 size, u64 offset), each blob 64-byte aligned after its record."""
+    blobs, pos = [], 64
+    while pos + 24 <= len(data):
+        sentinel, dtype, size, start = struct.unpack_from("<IIQQ", data, pos)
+        assert sentinel == 0xDEADBEEF, f"no blob record at {pos}"
+        blobs.append((dtype, size, start))
+        pos = (start + size + 63) // 64 * 64
+    return blobs
+
+
+def test_tampered_output_conv_fails_verification_on_photos(single, tmp_path):
+    """The output conv scaled by 1.02 (no instance norm after it to divide the change away)."""
     model, _, artifacts = single
     broken = tmp_path / "broken.mlpackage"
     shutil.copytree(artifacts[Precision.FP32].path, broken)
     weights = next(broken.rglob("weight.bin"))
     data = bytearray(weights.read_bytes())
-    # 3% multiplicative noise on every fp32 blob: same format, different numbers. (A uniform scale of
-    # conv1, as tried before, changes nothing: the instance norm after it divides the scale away, and
-    # the test only failed on synthetic images, where the right artifact failed too.)
-    rng, offset = np.random.default_rng(0), 64
-    while offset + 64 <= len(data):
-        sentinel, dtype, size, start = struct.unpack_from("<IIQQ", data, offset)
-        if sentinel != 0xDEADBEEF:
-            break
-        if dtype == 2:  # fp32
-            blob = np.frombuffer(bytes(data[start : start + size]), dtype=np.float32)
-            data[start : start + size] = (blob * rng.normal(1.0, 0.03, blob.shape)).astype(np.float32).tobytes()
-        offset = (start + size + 63) // 64 * 64  # records are 64-byte aligned after each blob
+    out_conv = model.deconv3.conv2d.weight.detach().numpy().astype(np.float32)  # (3,C,9,9)
+    matches = [
+        (s, o)
+        for d, s, o in weight_blobs(bytes(data))
+        if d == 2
+        and s == out_conv.nbytes
+        and np.array_equal(np.frombuffer(bytes(data[o : o + s]), np.float32), out_conv.ravel())
+    ]
+    assert len(matches) == 1, "the output conv's fp32 weights are not stored as one blob"
+    size, start = matches[0]
+    data[start : start + size] = (out_conv * 1.02).tobytes()  # same format, slightly different numbers
     weights.write_bytes(bytes(data))
+    photos = PHOTOS[2:4]
+    ok = verify_artifact(
+        artifacts[Precision.FP32].path, "coreml", Precision.FP32, model, "coreml", sizes=VERIFY_SHAPES, photos=photos
+    )
+    assert ok.status == "passed", ok.summary()  # the untouched artifact passes on the same photos
     with pytest.raises(ParityError) as info:
-        verify_artifact(broken, "coreml", Precision.FP32, model, "coreml", sizes=VERIFY_SHAPES)
+        verify_artifact(broken, "coreml", Precision.FP32, model, "coreml", sizes=VERIFY_SHAPES, photos=photos)
     assert "PSNR" in str(info.value) and "max abs" in str(info.value)
 
 
@@ -152,9 +171,7 @@ def test_tensor_io_with_a_size_range(tmp_path):
 
 
 def test_two_style_fp16_verifies_every_style_case(tmp_path):
-    model, _, artifacts = export_all(
-        tmp_path, make_net(width=0.25, num_styles=2, seed=23), ["a", "b"], (Precision.FP16,)
-    )
+    model, _, artifacts = export_all(tmp_path, trained_net(num_styles=2, seed=23), ["a", "b"], (Precision.FP16,))
     art = artifacts[Precision.FP16]
     assert Interpreter(art.path).inputs["style_weights"].fixed == (1, 2)
     result = check_verified(model, art, Precision.FP16)
@@ -164,7 +181,7 @@ def test_two_style_fp16_verifies_every_style_case(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", [Precision.FP32, Precision.INT8, Precision.PALETTE6, Precision.PALETTE4], ids=str)
 def test_two_style_other_precisions(tmp_path, precision):
-    model, _, artifacts = export_all(tmp_path, make_net(width=0.25, num_styles=2, seed=23), ["a", "b"], (precision,))
+    model, _, artifacts = export_all(tmp_path, trained_net(num_styles=2, seed=23), ["a", "b"], (precision,))
     check_verified(model, artifacts[precision], precision)
 
 
@@ -172,7 +189,7 @@ def test_two_style_other_precisions(tmp_path, precision):
 @pytest.mark.parametrize("precision", [Precision.INT8, Precision.PALETTE4], ids=str)
 def test_ios18_compressed_ops(tmp_path, precision):
     """iOS18 emits constexpr_blockwise_shift_scale / the grouped constexpr_lut_to_dense."""
-    model, _, artifacts = export_all(tmp_path, make_net(width=0.25, seed=24), ["x"], (precision,), {"target": "iOS18"})
+    model, _, artifacts = export_all(tmp_path, trained_net(), ["x"], (precision,), {"target": "iOS18"})
     check_verified(model, artifacts[precision], precision)
 
 

@@ -69,7 +69,7 @@ def test_styles_differ_so_the_style_input_is_wired(two_style):
 def test_output_is_clamped_in_graph():
     net = make_net(width=0.25, seed=4)
     with torch.no_grad():
-        net.deconv3.conv2d.weight.mul_(50.0)  # push most pixels outside 0..255
+        net.deconv3.conv2d.weight.mul_(6.0)  # push most pixels outside 0..255 (output std ~60 before)
     image = random_image(33, 35, seed=4)
     got = tfgraph.run(tfgraph.build_function(net), image)
     assert got.min() == 0.0 and got.max() == 255.0

@@ -15,8 +15,9 @@ from styleport.export.base import ExportRequest
 from styleport.export.verify import ParityError, verify_artifact
 from styleport.precision import Precision
 from styleport.runtimes.tfjs_node import unavailable_reason
+from styleport.testing import trained_net
 from styleport.tolerances import lookup
-from tests.conftest import PHOTOS, make_net
+from tests.conftest import PHOTOS
 
 pytest.importorskip("tensorflow")
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")  # see styleport/export/tfjs.py
@@ -30,9 +31,9 @@ needs_node = pytest.mark.skipif(NODE_MISSING is not None, reason=f"TF.js Node ru
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """(model, checkpoint, {precision: artifact}) for a width-0.25 one-style net, exported once."""
+    """(model, checkpoint, {precision: artifact}) for the trained great_wave net, exported once."""
     folder = tmp_path_factory.mktemp("tfjs")
-    net = make_net(width=0.25, seed=21)
+    net = trained_net()  # lossy rows are set from trained networks (styleport/testing.py)
     ckpt = checkpoints.load(checkpoints.save(folder / "tiny.pth", net, {"style_names": ["tiny"], "license": "CC0"}))
     model = ckpt.build()
     exporter = base.get("tfjs")
@@ -100,7 +101,7 @@ def test_tampered_shard_fails_verification(tiny, tmp_path):
 @needs_node
 def test_two_style_network_through_the_pipeline(tmp_path):
     """``export --to tfjs`` path: folder written atomically, verified with every style case."""
-    net = make_net(width=0.25, num_styles=2, seed=22)
+    net = trained_net(num_styles=2, seed=22)
     ckpt = checkpoints.load(checkpoints.save(tmp_path / "two.pth", net, {"style_names": ["a", "b"]}))
     out = tmp_path / "out"
     jobs = pipeline.plan(ckpt, ["tfjs"], out, [Precision.UINT8])

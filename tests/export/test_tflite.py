@@ -12,6 +12,7 @@ from styleport.export import base
 from styleport.export.base import ExportRequest
 from styleport.export.verify import ParityError, verify_artifact
 from styleport.precision import Precision
+from styleport.testing import trained_net
 from styleport.tolerances import lookup
 from tests.conftest import PHOTOS, make_net
 
@@ -24,9 +25,9 @@ PRECISIONS = (Precision.FP32, Precision.FP16, Precision.INT8)
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """(model, checkpoint, {precision: artifact}) for a width-0.25 one-style net, exported once."""
+    """(model, checkpoint, {precision: artifact}) for the trained great_wave net, exported once."""
     folder = tmp_path_factory.mktemp("tflite")
-    net = make_net(width=0.25, seed=11)
+    net = trained_net()  # lossy rows are set from trained networks (styleport/testing.py)
     ckpt = checkpoints.load(checkpoints.save(folder / "tiny.pth", net, {"style_names": ["tiny"], "license": "CC0"}))
     model = ckpt.build()
     exporter = base.get("tflite")
@@ -81,7 +82,7 @@ def test_tampered_weights_fail_verification(tiny, tmp_path):
 
 
 def test_two_style_network(tmp_path):
-    net = make_net(width=0.25, num_styles=2, seed=12)
+    net = trained_net(num_styles=2, seed=12)
     ckpt = checkpoints.load(checkpoints.save(tmp_path / "two.pth", net, {"style_names": ["a", "b"]}))
     model = ckpt.build()
     exporter = base.get("tflite")

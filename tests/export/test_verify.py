@@ -12,6 +12,7 @@ from styleport.export.verify import ParityError, style_cases, verify_artifact
 from styleport.precision import Precision
 from styleport.runtimes import base as runtimes
 from styleport.runtimes.base import RunInfo, Runtime, Session
+from styleport.tolerances import lookup
 
 
 class _Unavailable(Runtime):
@@ -65,7 +66,8 @@ def test_wrong_output_raises_with_every_case(fake_runtimes, make_net, tmp_path):
     v = info.value.verification
     assert v.status == "failed" and len(v.failures) == 6  # 2 sizes x (style 0, style 1, mix)
     text = str(info.value)
-    assert "x.onnx" in text and "PSNR" in text and "needs PSNR >= 60" in text
+    bound = f"needs PSNR >= {lookup('onnx', Precision.FP32).min_psnr:g}"
+    assert "x.onnx" in text and "PSNR" in text and bound in text
     assert re.search(r"17x19 \w+ mix: max abs [\d.]+, mean abs [\d.]+, PSNR [\d.]+ dB", text)
 
 

@@ -32,13 +32,14 @@ def test_tampered_onnx_fails_with_the_numbers(tmp_path, capsys, parity_checkpoin
 
     exports = tmp_path / "exports"
     exports.mkdir()
+    name = f"{parity_checkpoint.stem}_fp32.onnx"
     source = exported("onnx", "fp32")
-    shutil.copy2(source, exports / "tiny_fp32.onnx")  # a private copy to tamper with, and its provenance record
-    shutil.copy2(provenance.sidecar(source), provenance.sidecar(exports / "tiny_fp32.onnx"))
+    shutil.copy2(source, exports / name)  # a private copy to tamper with, and its provenance record
+    shutil.copy2(provenance.sidecar(source), provenance.sidecar(exports / name))
     args = (capsys, parity_checkpoint, parity_photo, exports)
     code, out, err = parity(*args, tmp_path / "ok", "--formats", "onnx", "--precisions", "fp32")
     assert code == 0, err
-    artifact = exports / "tiny_fp32.onnx"
+    artifact = exports / name
     assert artifact.is_file()
     first = json.loads((tmp_path / "ok" / "report.json").read_text())
     assert first["passed"] is True and first["results"][0]["status"] == "passed"

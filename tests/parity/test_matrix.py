@@ -16,6 +16,7 @@ from styleport.parity.run import ParityConfig, run
 from styleport.precision import Precision
 from styleport.runtimes import base as runtimes
 from styleport.tolerances import lookup
+from tests.conftest import assert_contrast
 from tests.parity.conftest import SIZE
 
 BUNDLED_MODELS = sorted((Path(__file__).resolve().parents[2] / "styleport" / "data" / "models").glob("*.pth"))
@@ -55,8 +56,9 @@ def test_artifact_matches_reference(fmt, runtime, precision, parity_checkpoint, 
     assert result.latency is not None and result.latency.median_ms > 0
     assert result.size_bytes and result.size_bytes > 0
     assert result.info is not None and result.info.runtime == runtime  # what actually ran is recorded
-    tol = lookup(fmt, result.precision)
-    assert result.psnr >= tol.min_psnr and not math.isnan(result.ssim)
+    assert result.tolerance is not None and result.psnr >= result.tolerance.min_psnr and not math.isnan(result.ssim)
+    assert result.sample is not None
+    assert_contrast(result.sample.reference, f"{fmt} {precision} reference")
 
 
 def test_every_registered_case_is_parametrized_and_has_a_tolerance():

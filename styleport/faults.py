@@ -1,0 +1,327 @@
+"""Fault injection: prove that each tolerance row catches realistic ways an artifact can be wrong.
+
+A tolerance row is only worth something if a wrong artifact fails it. This module defines the
+faults an exported model realistically suffers and measures, per (format, precision, variant)
+row, whether the row's gate catches each one:
+
+- model faults -- the artifact computes a slightly different function: weight noise everywhere
+  (0.5% and 1% of each tensor's RMS), the output conv scaled by 1.02, instance-norm eps x100,
+  replicate instead of reflection padding, conv weights quantized to 4 bits and passed off as
+  int8, another style's weights;
+- output faults -- the artifact's output is mishandled: RGB/BGR swap, a 3x3 box blur, a constant
+  image (the output's own mean colour, the best any constant can do).
+
+A faulty artifact's output is the real artifact's output (run in its runtime) plus the fault's
+effect, which the independent numpy reference (``styleport.reference``, float64) computes from
+the faulted weights or options: ``clip(artifact + (ref_fault - ref), 0, 255)``. So the format's
+own error and the fault's add up as they would in a faulty export, and one export per row is
+enough. (tests/test_faults.py also exports faulted networks for real and checks the verdicts.)
+Output faults are applied to the artifact's output itself.
+
+A row *catches* a fault when at least one verification case falls outside it -- exactly the
+rule ``verify`` applies. Required: fp32/fp16 rows catch every fault; lossy rows (int8, uint8,
+palette) every fault but the smallest noise (``Fault.lossy_exempt``) -- except a fault that changes
+the output less than the format's own error does (``GAP_DB``: "inseparable"), which no row can catch
+without failing right artifacts too. On great_wave that is instance-norm eps x100 (max abs 0.076)
+for every non-fp32 row, and 1% noise / output conv x1.02 for the coarsest lossy rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from styleport import reference
+from styleport.metrics import max_abs, psnr
+from styleport.precision import Precision
+from styleport.tolerances import Tolerance
+
+Weights = reference.Weights
+LOSSY = (Precision.INT8, Precision.UINT8, Precision.PALETTE6, Precision.PALETTE4)
+
+
+def _noise(fraction: float) -> Callable[[Weights, Weights | None], Weights]:
+    def apply(w: Weights, other: Weights | None) -> Weights:
+        rng = np.random.default_rng(1234)
+        out = {}
+        for k, v in sorted(w.items()):
+            rms = float(np.sqrt(np.mean(v * v))) or 1.0
+            out[k] = v + rng.normal(0.0, fraction * rms, v.shape)
+        return out
+
+    return apply
+
+
+def _scale_output_conv(w: Weights, other: Weights | None) -> Weights:
+    return {**w, "deconv3.conv2d.weight": w["deconv3.conv2d.weight"] * 1.02}
+
+
+def _int4_weights(w: Weights, other: Weights | None) -> Weights:
+    """Conv weights on a symmetric per-output-channel 4-bit grid (-7..7): what an int8 label hides."""
+    out = dict(w)
+    for k, v in w.items():
+        if k.endswith("conv2d.weight"):
+            scale = np.abs(v).reshape(v.shape[0], -1).max(axis=1).reshape(-1, 1, 1, 1) / 7.0  # (Co,1,1,1)
+            out[k] = np.round(v / np.where(scale == 0, 1, scale)) * scale
+    return out
+
+
+def _other_style(w: Weights, other: Weights | None) -> Weights:
+    if other is None:
+        raise ValueError("the other_style fault needs the weights of another network of the same shape")
+    return other
+
+
+def _blur(y: np.ndarray) -> np.ndarray:
+    """3x3 box blur with edge replication: (H,W,3) -> (H,W,3)."""
+    p = np.pad(y, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = y.shape[:2]
+    return sum(p[i : i + h, j : j + w] for i in range(3) for j in range(3)) / 9.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    name: str
+    what: str
+    weights: Callable[[Weights, Weights | None], Weights] | None = None  # model fault on the weights
+    forward: Mapping[str, object] = dataclasses.field(default_factory=dict)  # reference.forward options
+    output: Callable[[np.ndarray], np.ndarray] | None = None  # output fault on the artifact's output
+    lossy_exempt: bool = False  # lossy rows need not catch it (the smallest noise)
+
+    @property
+    def is_model_fault(self) -> bool:
+        return self.output is None
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault("noise 0.5%", "Gaussian noise, 0.5% of each tensor's RMS, on every weight", _noise(0.005), lossy_exempt=True),
+    Fault("noise 1%", "Gaussian noise, 1% of each tensor's RMS, on every weight", _noise(0.01)),
+    Fault("out conv x1.02", "output conv weights scaled by 1.02", _scale_output_conv),
+    Fault("IN eps x100", "instance-norm epsilon 1e-3 instead of 1e-5", forward={"eps": 1e-3}),
+    Fault("replicate pad", "replicate instead of reflection padding", forward={"pad_mode": "edge"}),
+    Fault("RGB/BGR", "output channels in BGR order", output=lambda y: y[..., ::-1]),
+    Fault("blur 3x3", "output blurred by a 3x3 box filter", output=_blur),
+    Fault(
+        "constant",
+        "a constant image of the output's mean colour",
+        output=lambda y: np.broadcast_to(y.reshape(-1, 3).mean(axis=0), y.shape),
+    ),
+    Fault("int4 as int8", "conv weights on a 4-bit grid (per channel) in an int8 artifact", _int4_weights),
+    Fault("other style", "another style network's weights", _other_style),
+)
+
+
+def by_name(name: str) -> Fault:
+    for fault in FAULTS:
+        if fault.name == name:
+            return fault
+    raise KeyError(f"unknown fault '{name}' (known: {', '.join(f.name for f in FAULTS)})")
+
+
+def required(fault: Fault, precision: Precision) -> bool:
+    """Must a row of this precision catch the fault?"""
+    return not (fault.lossy_exempt and precision in LOSSY)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One verification input with the independent reference and each model fault's effect."""
+
+    image: np.ndarray  # (H,W,3) float32, 8-bit values
+    style_weights: np.ndarray | None
+    reference: np.ndarray  # (H,W,3) float64
+    deltas: Mapping[str, np.ndarray]  # model fault name -> reference(faulted) - reference
+
+
+def cases(
+    w: Weights,
+    images: Sequence[np.ndarray],
+    other: Weights | None = None,
+    styles: Sequence[np.ndarray | None] = (None,),
+    faults: Sequence[Fault] = FAULTS,
+) -> list[Case]:
+    """The reference and every model fault's effect for each (image, style). Images are rounded to 8 bits."""
+    out = []
+    faulted = {f.name: (f.weights(w, other) if f.weights else w, dict(f.forward)) for f in faults if f.is_model_fault}
+    for img in images:
+        img = np.round(np.clip(img, 0, 255)).astype(np.float32)  # photos are 8-bit; so is CoreML's image input
+        for sw in styles:
+            ref = reference.forward(w, img, sw)
+            deltas = {name: reference.forward(fw, img, sw, **kw) - ref for name, (fw, kw) in faulted.items()}
+            out.append(Case(img, sw, ref, deltas))
+    return out
+
+
+def inject(fault: Fault, case: Case, artifact_output: np.ndarray) -> np.ndarray:
+    """What the faulty artifact would return for ``case``: (H,W,3) float64 0..255."""
+    y = np.asarray(artifact_output, np.float64)
+    if fault.output is not None:
+        return np.asarray(fault.output(y), np.float64)
+    return np.clip(y + case.deltas[fault.name], 0.0, 255.0)
+
+
+# A row can only separate a fault from the right artifact if there is room between them for a bound
+# with headroom on both sides: the right artifact's worst PSNR moves ~1.5 dB across styles, photos and
+# sizes (palette6 48.5-50.1 dB over the bundled styles), and a fault must fall clearly outside. A fault
+# whose worst PSNR is within GAP_DB of the right artifact's AND whose max abs is within MAX_ABS_RATIO of
+# it is a smaller change than the format's own error: no tolerance row can catch it (it is "inseparable").
+GAP_DB = 3.0
+MAX_ABS_RATIO = 2.0
+
+# Separable faults that a row still misses, because right artifacts of other networks, schemes, photos
+# or sizes measured lower than this fault does on great_wave, and a row must pass those. Listed here,
+# shown in docs/verification.md as "known miss", asserted by tests (a new miss fails them).
+KNOWN_MISSES: Mapping[tuple[str, Precision], Mapping[str, str]] = {
+    ("onnx", Precision.INT8): {"noise 1%": "a16w8 (no float ends) of a 2-style net: 51.8 dB; fault: 50.5 dB"},
+    ("ort", Precision.INT8): {"noise 1%": "a16w8 (no float ends) of a 2-style net: 51.8 dB; fault: 50.5 dB"},
+    ("tfjs", Precision.UINT8): {"noise 1%": "a 2-style net's right artifact: 51.7 dB; fault: 50.4 dB"},
+    ("tflite", Precision.INT8): {"noise 1%": "right artifact at 256 px: 52.8 dB; fault: 49.8-50.5 dB"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """The gate's view of one (row, fault): worst case over the verification cases."""
+
+    psnr: float  # min over cases
+    max_abs: float  # max over cases
+    caught: bool  # at least one case outside the row
+    required: bool
+    inseparable: bool = False  # as close to the reference as the right artifact (see GAP_DB)
+    known: str = ""  # a listed miss (KNOWN_MISSES): why no row can catch it on every network
+
+    @property
+    def ok(self) -> bool:
+        return self.caught or not self.required or self.inseparable or bool(self.known)
+
+
+def outside(tol: Tolerance, p: float, m: float) -> bool:
+    return not (p >= tol.min_psnr and (tol.max_abs is None or m <= tol.max_abs))
+
+
+def judge(tol: Tolerance, pairs: Sequence[tuple[np.ndarray, np.ndarray]], must: bool) -> Cell:
+    """Compare (reference, output) pairs against ``tol``, as verification does."""
+    ps = [psnr(ref, got) for ref, got in pairs]
+    ms = [max_abs(ref, got) for ref, got in pairs]
+    caught = any(outside(tol, p, m) for p, m in zip(ps, ms, strict=True))
+    return Cell(min(ps), max(ms), caught, must)
+
+
+def catch_row(
+    tol: Tolerance,
+    precision: Precision,
+    measured: Sequence[Case],
+    outputs: Sequence[np.ndarray],
+    faults: Sequence[Fault] = FAULTS,
+) -> dict[str, Cell]:
+    """{"right": the unfaulted artifact (must pass), fault name: Cell} for one row."""
+    right = judge(tol, [(c.reference, o) for c, o in zip(measured, outputs, strict=True)], False)
+    row = {"right": right}
+    for fault in faults:
+        pairs = [(c.reference, inject(fault, c, o)) for c, o in zip(measured, outputs, strict=True)]
+        cell = judge(tol, pairs, required(fault, precision))
+        close = cell.psnr > right.psnr - GAP_DB and cell.max_abs < MAX_ABS_RATIO * right.max_abs
+        known = KNOWN_MISSES.get((tol.format, precision), {}).get(fault.name, "")
+        row[fault.name] = dataclasses.replace(cell, inseparable=close, known="" if cell.caught else known)
+    return row
+
+
+def problems(tol: Tolerance, precision: Precision, row: Mapping[str, Cell]) -> list[str]:
+    """Why a row does not do its job: the right artifact fails it, or a required fault passes it."""
+    out = []
+    right = row["right"]
+    if right.caught:
+        out.append(f"the right artifact fails ({right.psnr:.1f} dB, max abs {right.max_abs:.3g})")
+    for name, cell in row.items():
+        if name != "right" and not cell.ok:
+            out.append(f"misses '{name}' ({cell.psnr:.1f} dB, max abs {cell.max_abs:.3g})")
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One artifact kind to prove: format x precision x variant (exporter options that pick a row)."""
+
+    format: str
+    precision: Precision
+    options: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return f"{self.format} {self.precision.value}" + (f" ({extra})" if extra else "")
+
+
+def every_row(formats: Sequence[str] = ()) -> list[Row]:
+    """Every registered format x precision, plus CoreML with tensor I/O (its rows differ from image I/O)."""
+    from styleport.export import base as exporters
+
+    rows = []
+    for name in formats or exporters.names():
+        for p in exporters.get(name).precisions:
+            rows.append(Row(name, p))
+            if name == "coreml":
+                rows.append(Row(name, p, {"io": "tensor"}))
+            if name in ("onnx", "ort") and p is Precision.INT8:
+                rows.append(Row(name, p, {"int8_scheme": "a8w8"}))  # 8-bit activations: its own row
+    return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class RowResult:
+    row: Row
+    tolerance: Tolerance
+    variant: str
+    cells: Mapping[str, Cell]
+    runtime: str
+
+    @property
+    def problems(self) -> list[str]:
+        return problems(self.tolerance, self.row.precision, self.cells)
+
+
+def measure(
+    model,
+    checkpoint,
+    rows: Sequence[Row],
+    measured: Sequence[Case],
+    folder,
+    calibration: Sequence = (),
+    faults: Sequence[Fault] = FAULTS,
+    progress: Callable[[str], None] | None = None,
+) -> list[RowResult]:
+    """Export each row (no verification), run it in its runtime on every case, judge every fault."""
+    from pathlib import Path
+
+    from styleport.export import base as exporters
+    from styleport.export.base import ExportRequest
+    from styleport.export.pipeline import Job, export_one
+    from styleport.runtimes import base as runtimes
+    from styleport.tolerances import fp16_exact, lookup, variant_of
+
+    exact = fp16_exact(checkpoint.state_dict)
+    sizes = tuple(dict.fromkeys(c.image.shape[:2] for c in measured))
+    results = []
+    for row in rows:
+        exporter = exporters.get(row.format)
+        request = ExportRequest(row.format, row.precision, sizes, tuple(calibration), dict(row.options))
+        tag = "_".join(f"{v}" for v in row.options.values())
+        out = Path(folder) / exporter.filename(f"{checkpoint.path.stem}{'_' + tag if tag else ''}", row.precision)
+        if progress:
+            progress(f"{row.label}: exporting")
+        artifact = export_one(model, checkpoint, Job(exporter, request, out), verify=False, verify_sizes=()).artifact
+        variant = variant_of(row.format, row.precision, artifact.details, exact)
+        tol = lookup(row.format, row.precision, variant)
+        with runtimes.get(exporter.runtime).open(artifact.path) as session:
+            outputs = [session.run(c.image, c.style_weights) for c in measured]
+        cells = catch_row(tol, row.precision, measured, outputs, faults)
+        results.append(RowResult(row, tol, variant, cells, exporter.runtime))
+        if progress:
+            right = cells["right"]
+            progress(
+                f"{row.label} [{variant or 'default'}]: right {right.psnr:.1f} dB / {right.max_abs:.3g}; "
+                + "; ".join(f"{n} {c.psnr:.1f}{'' if c.ok else ' MISSED'}" for n, c in cells.items() if n != "right")
+            )
+    return results
