@@ -113,6 +113,7 @@ def _main(args: argparse.Namespace) -> int:
     from styleport.export.calibration import collect_images
     from styleport.export.verify import DEFAULT_SIZES
     from styleport.fileutil import claim_folder, scratch
+    from styleport.images import sample_photos
     from styleport.precision import Precision
 
     if args.list:
@@ -138,6 +139,8 @@ def _main(args: argparse.Namespace) -> int:
     clash = next((j.out for j in jobs if j.out.resolve() in inputs), None)
     if clash is not None:
         raise UsageError(f"{clash}: is an input; refusing to overwrite it (pick another -o folder)")
+    if not args.no_verify and jobs:  # held-out: refused before the output folder is made
+        pipeline.check_disjoint(jobs[0].request.calibration_images, verify_photos or sample_photos("verification"))
     # a new, empty or styleport-made folder (or one of earlier exports), write-probed before any work
     claim_folder(args.output, "export", legacy=pipeline.is_export_folder)
     if args.no_verify:

@@ -112,6 +112,13 @@ class ParityFailure(StyleportError):
 
 def plan(config: ParityConfig) -> list[Target]:
     """Every (format, precision) to check, validated (and with a tolerance row) before any work."""
+    from styleport.export.pipeline import check_disjoint
+    from styleport.images import sample_photos
+
+    check_disjoint(
+        tuple(config.calibration) or sample_photos("calibration"),
+        tuple(config.images[:MAX_IMAGES]) or sample_photos("verification"),
+    )  # held-out: calibration and verification photos never overlap
     names = list(config.formats) or exporters.names()
     stray = sorted({f for f, _, _ in config.options} - set(names))
     if stray:
@@ -175,14 +182,12 @@ def run(
 ) -> ParityRun:
     """Check every planned artifact; never raises for an artifact that fails (see ParityRun.failed)."""
     from styleport.checkpoints import load
-    from styleport.export.pipeline import check_disjoint
     from styleport.images import sample_photos
 
     say = progress or (lambda _msg: None)
     targets = plan(config)
     images = tuple(config.images[:MAX_IMAGES]) or sample_photos("verification")
     calibration = tuple(config.calibration) or sample_photos("calibration")
-    check_disjoint(calibration, images)
     checkpoint = load(model_path)
     model = checkpoint.build("cpu")
     ref_device = reference_device(config.device)

@@ -13,6 +13,7 @@ from styleport import checkpoints
 from styleport.cli import main
 from styleport.precision import Precision
 from styleport.runtimes import base as runtimes
+from styleport.tolerances import lookup
 from styleport.verification.inspect import inspect
 from tests.conftest import make_net
 
@@ -58,7 +59,10 @@ def test_an_artifact_of_another_checkpoint_fails_with_the_numbers(files, capsys,
     assert code == 1
     message = err.strip().splitlines()[-1]
     assert message.startswith("styleport: error: verify FAILED for 1 of 1 artifact(s): onnx fp32")
-    assert re.search(r"max abs [\d.]+, mean abs [\d.]+, PSNR [\d.]+ dB", message) and "needs PSNR >= 60 dB" in message
+    assert (
+        re.search(r"max abs [\d.]+, mean abs [\d.]+, PSNR [\d.]+ dB", message)
+        and f"needs PSNR >= {lookup('onnx', Precision.FP32).min_psnr:g} dB" in message
+    )
     assert "exported from another checkpoint" in err  # its provenance record says so
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     assert data["passed"] is False and data["results"][0]["status"] == "failed"
