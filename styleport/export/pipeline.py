@@ -6,8 +6,8 @@ Order of work, so that a bad request never leaves files behind:
 2. ``run``: for each request, the exporter writes into a temp path (``atomic_output``); the
    artifact is verified in its runtime against the torch reference while still at the temp path
    (``styleport.verification.engine``, on held-out photos: never the calibration photos); only a
-   verified (or explicitly unverified) artifact is renamed into place, with its provenance record
-   beside it (``styleport.verification.provenance``). A failure deletes the temp file and raises,
+   verified (or explicitly unverified) artifact is renamed into place, then its provenance record
+   is written beside it (``styleport.verification.provenance``; the old record is removed first). A failure deletes the temp file and raises,
    naming the artifact and the numbers.
 """
 
@@ -239,6 +239,9 @@ def export_one(
             )
             if verification.status == Status.FAILED:
                 raise_for(job.out, verification)  # the temp artifact is deleted on the way out
-        provenance.write(job.out, record)  # before the rename: an artifact in place always has its record
+        # The old record goes before the new artifact takes its place, the new one after: a kill in
+        # between leaves an artifact without a record (re-exported by parity), never a wrong record.
+        provenance.sidecar(job.out).unlink(missing_ok=True)
+    provenance.write(job.out, record)
     final = dataclasses.replace(artifact, path=job.out, size_bytes=size_of(job.out))
     return ExportResult(final, verification)
