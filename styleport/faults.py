@@ -173,11 +173,21 @@ MAX_ABS_RATIO = 2.0
 # Separable faults that a row still misses, because right artifacts of other networks, schemes, photos
 # or sizes measured lower than this fault does on great_wave, and a row must pass those. Listed here,
 # shown in docs/verification.md as "known miss", asserted by tests (a new miss fails them).
+HELD_OUT_INT8 = "right artifact on held-out photos at 256 px: {} (the row sits below it); fault here: {}"
 KNOWN_MISSES: Mapping[tuple[str, Precision], Mapping[str, str]] = {
-    ("onnx", Precision.INT8): {"noise 1%": "a16w8 (no float ends) of a 2-style net: 51.8 dB; fault: 50.5 dB"},
-    ("ort", Precision.INT8): {"noise 1%": "a16w8 (no float ends) of a 2-style net: 51.8 dB; fault: 50.5 dB"},
+    ("onnx", Precision.INT8): {
+        "noise 1%": HELD_OUT_INT8.format("48.9 dB (composition_viii)", "50.5 dB"),
+        "out conv x1.02": HELD_OUT_INT8.format("48.9 dB (composition_viii)", "47.0 dB"),
+    },
+    ("ort", Precision.INT8): {
+        "noise 1%": HELD_OUT_INT8.format("48.9 dB (composition_viii)", "50.5 dB"),
+        "out conv x1.02": HELD_OUT_INT8.format("48.9 dB (composition_viii)", "47.0 dB"),
+    },
     ("tfjs", Precision.UINT8): {"noise 1%": "a 2-style net's right artifact: 51.7 dB; fault: 50.4 dB"},
-    ("tflite", Precision.INT8): {"noise 1%": "right artifact at 256 px: 52.8 dB; fault: 49.8-50.5 dB"},
+    ("tflite", Precision.INT8): {
+        "noise 1%": HELD_OUT_INT8.format("47.1 dB (composition_viii)", "49.1 dB"),
+        "out conv x1.02": HELD_OUT_INT8.format("47.1 dB (composition_viii)", "46.5 dB"),
+    },
 }
 
 

@@ -61,15 +61,18 @@ TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance("coreml", P.FP32, 57.5, 1.01, f"8-bit image output over an fp32 program: {GW} 58.9 dB, max abs 0.5"),
     Tolerance("coreml", P.FP16, 57.0, None, f"fp16 program + 8-bit output: {GW} 58.8 dB; 4 styles at 256: 58.8"),
     # Lossy: between the right artifact (worst of the bundled styles) and the faults that are separable from it.
-    Tolerance("onnx", P.INT8, 50.0, None, f"QDQ, 16-bit activations: {GW} 60.9 dB; 256 px: 57.2; a16w8 2-style 51.8"),
+    # int8 rows: the 4 bundled styles on the held-out verification photos at 256 px (styleport demo / parity)
+    # measure lower than the small fault-table crops: there the subtle faults (noise 1%, out conv x1.02) are
+    # inseparable from the format's own error (styleport.faults.KNOWN_MISSES).
+    Tolerance("onnx", P.INT8, 46.0, None, "QDQ a16w8, calibrated at 384 px: held-out 256 px 48.9-58.7 dB; GW 60.9"),
     Tolerance("onnx", P.INT8, 38.0, None, f"QDQ with 8-bit activations (int8_scheme=a8w8*): {GW} 44.4 dB", "a8"),
-    Tolerance("ort", P.INT8, 50.0, None, f"onnx int8 graph saved by ORT: {GW} 60.9 dB; 256 px: 57.2"),
+    Tolerance("ort", P.INT8, 46.0, None, "onnx int8 graph saved by ORT: held-out 256 px 48.9-58.7 dB; GW 60.9"),
     Tolerance("ort", P.INT8, 38.0, None, f"onnx a8w8 graph saved by ORT: {GW} 44.4 dB", "a8"),
-    Tolerance("coreml", P.INT8, 53.0, None, f"int8 per-channel weights, fp16 compute: {GW} 56.5 dB; 256 px: 55.9"),
+    Tolerance("coreml", P.INT8, 51.0, None, f"int8 per-channel weights, fp16 compute: {GW} 56.5; held-out 256: 53.6"),
     Tolerance("coreml", P.PALETTE6, 42.0, None, f"64-entry k-means palette per conv, fp16: {GW} 50.1 dB; 72x96: 44.4"),
     Tolerance("coreml", P.PALETTE4, 33.5, None, f"16-entry k-means palette per conv, fp16: {GW} 37.8 dB; 256 px: 36.3"),
     Tolerance(
-        "tflite", P.INT8, 50.5, None, f"dynamic-range int8 weights + per-run activations: {GW} 55.7; 256 px: 52.8"
+        "tflite", P.INT8, 45.0, None, f"dynamic-range int8 weights, per-run activations: {GW} 55.7; held-out 256: 47.1"
     ),
     Tolerance(
         "tfjs", P.UINT8, 49.5, None, f"per-tensor affine uint8 weights, fp32 compute: {GW} 54.9 dB; 2-style 51.7"

@@ -57,7 +57,8 @@ def test_onnx_rows_pass_the_right_artifact_and_catch_every_separable_fault(onnx_
     fp32 = {name: cell.caught for name, cell in onnx_rows[0].cells.items() if name != "right"}
     assert all(fp32.values()), fp32  # fp32 catches everything, including norm eps x100 (by max abs)
     int8 = onnx_rows[2].cells
-    assert int8["out conv x1.02"].caught and int8["int4 as int8"].caught and int8["replicate pad"].caught
+    assert int8["int4 as int8"].caught and int8["replicate pad"].caught and int8["other style"].caught
+    assert int8["out conv x1.02"].known  # caught only by a row that fails right artifacts at 256 px
 
 
 def test_a_looser_row_would_miss_faults(onnx_rows):

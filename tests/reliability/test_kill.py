@@ -33,7 +33,9 @@ def test_export_killed_before_its_second_artifact_then_rerun(world, cli, tmp_pat
     args = ["export", "model.pth", "--to", "onnx", "--precision", "fp32,fp16", "--no-verify", "-o", "ex"]
     before = snapshot(world)
     _killed(world, args, 2, tmp_path)
-    assert sorted(p.name for p in (world / "ex").iterdir() if not p.name.startswith(".")) == ["model_fp32.onnx"]  # no record yet
+    assert sorted(p.name for p in (world / "ex").iterdir() if not p.name.startswith(".")) == [
+        "model_fp32.onnx"
+    ]  # no record yet
     import onnx
 
     onnx.checker.check_model(onnx.load(str(world / "ex" / "model_fp32.onnx")))  # complete, not partial

@@ -101,7 +101,10 @@ def test_wrong_output_is_a_tolerance_error_with_the_numbers(fake):
     with pytest.raises(engine.ToleranceError) as info:
         engine.raise_for("x.onnx", result)
     text = str(info.value)
-    assert "x.onnx: onnx fp32 does not match the torch reference" in text and f"needs PSNR >= {lookup('onnx', Precision.FP32).min_psnr:g} dB" in text
+    assert (
+        "x.onnx: onnx fp32 does not match the torch reference" in text
+        and f"needs PSNR >= {lookup('onnx', Precision.FP32).min_psnr:g} dB" in text
+    )
     assert "29x37 noise: max abs" in text and "33x31 noise" in text and "PSNR" in text
     assert info.value.result is result
 
