@@ -36,6 +36,12 @@ def _tolerance(t: dict | None) -> str:
     return f">= {t['min_psnr']:g} dB" + (f", max abs <= {t['max_abs']:g}" if t.get("max_abs") is not None else "")
 
 
+def _short(label: str) -> str:
+    """'numpy MIL interpreter (styleport.runtimes.mil) on Linux, ...' -> 'numpy MIL interpreter'."""
+    head = " / ".join(label.split(" / ")[:2])
+    return head.split(" (")[0].strip()
+
+
 def _key(r: dict) -> tuple[str, str, str]:
     return (r["format"], r["precision"], r.get("variant") or "")
 
@@ -65,7 +71,7 @@ def table(reports: list[dict]) -> tuple[list[str], list[str], bool]:
         lat = [r["latency"]["median_ms"] for r in ran if r.get("latency")]
         latency = f"{statistics.median(lat):.0f} ms" if lat else "-"
         size = max(r["size_bytes"] or 0 for r in ran)
-        labels = sorted({r["ran_on"] for r in ran})
+        labels = sorted({_short(r["ran_on"]) for r in ran})
         status = f"FAILED ({', '.join(bad)})" if bad else f"{psnr:.1f} dB"
         name = f"{prec} ({variant})" if variant else prec
         lines.append(
