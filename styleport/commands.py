@@ -159,7 +159,8 @@ def run_stylize(args: argparse.Namespace) -> int:
         bar.set_postfix_str(src.name)
         try:
             loaded = load_image(src, max_pixels=args.max_pixels)
-            check_output_pixels(*loaded.size, options, name=str(src))
+            out_size = check_output_pixels(*loaded.size, options, name=str(src))
+            stylizer.check_memory(*out_size, tiled=options.tile is not None, name=str(src))
         except ImageError as exc:
             failed += 1
             tqdm.write(f"styleport: error: {one_line(str(exc))}", file=sys.stderr)

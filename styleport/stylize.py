@@ -195,6 +195,30 @@ class Stylizer:
                 y = self.model(x.to(self.device), sw)
         return y[:, :, :h, :w].float().cpu()
 
+    def memory_needed(self, width: int, height: int, tiled: bool = False) -> int:
+        """Estimated peak bytes of one forward pass at ``width`` x ``height`` (fp32).
+
+        The largest full-resolution moment is the last upsample: the (c2,H,W) upsampled map, its
+        reflection-padded copy and the (c1,H,W) conv output, plus input/output planes. Tiled runs
+        keep full-size activations in host memory too, at about 0.45x the peak (DESIGN.md, Tiling).
+        """
+        c1, c2, _ = self.model.config.channels
+        per_pixel = 4 * (2 * c2 + c1 + 12)
+        return int(per_pixel * width * height * (0.45 if tiled else 1.0))
+
+    def check_memory(self, width: int, height: int, tiled: bool = False, name: str = "image") -> None:
+        """Refuse, before any work, an output size whose forward pass cannot fit in free memory."""
+        from styleport.optimize import available_bytes
+
+        need = self.memory_needed(width, height, tiled)
+        free = available_bytes(torch.device("cpu"))  # full-size maps live in host memory on every device
+        if free is not None and need > free:
+            hint = "a smaller --size/--scale" if tiled else "a smaller --size/--scale, or --tile 1024"
+            raise ImageError(
+                f"{name}: stylizing at {width}x{height} needs about {need / 2**30:.1f} GiB, more than the "
+                f"{free / 2**30:.1f} GiB of memory available; use {hint}"
+            )
+
     def stylize(self, image, options: StylizeOptions | None = None, **kwargs):
         """Stylize a PIL image (any mode; alpha is ignored here, see images.save_image) or an (H,W,3)
         uint8 numpy array (returns the same kind)."""
@@ -204,6 +228,7 @@ class Stylizer:
         if pil.width < 1 or pil.height < 1:
             raise ImageError(f"image has no pixels ({pil.width}x{pil.height})")
         size = check_output_pixels(pil.width, pil.height, options)
+        self.check_memory(*size, tiled=options.tile is not None, name=getattr(pil, "filename", "") or "image")
         try:
             original = pil.convert("RGB")  # a lazily opened file decodes here
         except (OSError, SyntaxError, ValueError, EOFError) as exc:

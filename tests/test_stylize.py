@@ -153,3 +153,16 @@ def test_cli_tile_matches_untiled_and_validates_before_work(tmp_path, tiny_model
     assert diff.max() <= 1  # equal up to float rounding of the last step
     assert main(["stylize", str(tiny_model_file), str(PHOTOS[0]), "-o", str(tmp_path / "c.png"), "--tile", "8"]) == 2
     assert "--tile must be" in capsys.readouterr().err and not (tmp_path / "c.png").exists()
+
+
+def test_an_output_too_large_for_memory_is_refused_before_any_work(tiny_model_file, monkeypatch):
+    """--size 20000 on a small photo is under --max-pixels (260 MP) but needs ~90 GB: refused with the number."""
+    import styleport.optimize
+    from styleport.errors import ImageError
+
+    net = styleport.load(tiny_model_file, device="cpu")
+    monkeypatch.setattr(styleport.optimize, "available_bytes", lambda device: 2**30)  # 1 GiB free
+    with pytest.raises(ImageError, match=r"stylizing at 20000x10000 needs about [\d.]+ GiB, more than the 1.0 GiB"):
+        net.stylize(Image.new("RGB", (200, 100)), size=20000)
+    assert net.memory_needed(200, 100) < 2**30  # a normal size still runs
+    net.stylize(Image.new("RGB", (200, 100)), size=200)
