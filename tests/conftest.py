@@ -82,21 +82,21 @@ def _software_skip(report) -> str | None:
     return None if any(word in reason for word in HARDWARE_SKIPS) else reason
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
+def _fail_software_skip(report, what: str = "skipped") -> None:
+    """Turn a CI skip for missing software (test or collection phase) into a failure."""
     reason = _software_skip(report)
     if reason is not None:
         report.outcome = "failed"
-        report.longrepr = f"skipped in CI, where every software dependency must be installed: {reason}"
+        report.longrepr = f"{what} in CI, where every software dependency must be installed: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_software_skip(outcome.get_result())
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector):
     outcome = yield
-    report = outcome.get_result()
-    reason = _software_skip(report)
-    if reason is not None:
-        report.outcome = "failed"
-        report.longrepr = f"{collector.nodeid} skipped at collection in CI, where every software dependency must be installed: {reason}"
+    _fail_software_skip(outcome.get_result(), f"{collector.nodeid} skipped at collection")
