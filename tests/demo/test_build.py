@@ -100,6 +100,18 @@ def test_painting_next_to_the_checkpoint_is_found(tmp_path, tiny_model_file):
     assert build._painting_beside(ckpt, 0, named) == tmp_path / "GreatWave.jpg"
 
 
+def test_multi_style_network_uses_the_single_style_thumbnail_of_the_same_name(tmp_path, two_style_model_file):
+    from styleport import checkpoints
+
+    ckpt = checkpoints.load(two_style_model_file)
+    style = {"name": "starry_night", "source": "starry_night.png", "license": ""}
+    assert build._painting_beside(ckpt, 1, style) is None
+    (tmp_path / "starry_night.jpg").write_bytes(b"jpg")
+    assert build._painting_beside(ckpt, 1, style) == tmp_path / "starry_night.jpg"
+    (tmp_path / "two.1.jpg").write_bytes(b"jpg")  # a file made for this network wins
+    assert build._painting_beside(ckpt, 1, style) == tmp_path / "two.1.jpg"
+
+
 def installed_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """What a pip user has: the package (page template included as package data), no checkout."""
     installed = tmp_path / "site-packages"
