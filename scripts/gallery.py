@@ -1,0 +1,53 @@
+"""The README's 1024 px gallery: each bundled style on a full-size photo it never saw in training.
+
+    python scripts/gallery.py --photos PHOTO [PHOTO ...] -o docs/gallery
+
+Photos are assigned to the styles in turn (style i gets photo i mod N) and stylized at their own
+size (long side capped at --size, 1024 by default) with the bundled networks, fp32 on the CPU;
+a multi-style network is shown by one image that mixes its styles equally. Writes
+``<style>.jpg`` per style and ``gallery.md`` (the Markdown the README includes, with the
+photo each image came from).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from styleport.demo.build import default_models
+from styleport.fileutil import atomic_write_bytes
+from styleport.images import load_image, save_image
+from styleport.optimize_command import resize_long
+from styleport.stylize import StylizeOptions, Stylizer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--photos", nargs="+", type=Path, required=True)
+    ap.add_argument("--size", type=int, default=1024, help="long side cap in px (default 1024)")
+    ap.add_argument("-o", "--output", type=Path, required=True)
+    args = ap.parse_args()
+    args.output.mkdir(parents=True, exist_ok=True)
+    photos = [load_image(p).rgb for p in args.photos]
+    photos = [resize_long(im, args.size) if max(im.size) > args.size else im for im in photos]
+    rows, k = [], 0
+    for model in default_models():
+        net = Stylizer.from_file(model, device="cpu")
+        n = net.model.num_styles
+        if n == 1:
+            jobs = [(net.checkpoint.style_names[0], StylizeOptions())]
+        else:  # its single styles look like the single-style networks': show the mix
+            jobs = [(f"{model.stem}_mix", StylizeOptions(style_weights=tuple([1.0 / n] * n)))]
+        for name, opts in jobs:
+            photo, source = photos[k % len(photos)], args.photos[k % len(photos)]
+            k += 1
+            out = save_image(args.output / f"{name}.jpg", net.stylize(photo, opts), quality=80)
+            label = f"{model.stem}, equal mix of its {n} styles" if name.endswith("_mix") else f"{name} ({model.stem}.pth)"
+            rows.append(f"| ![{name}]({out.name}) | {label}, {photo.width}x{photo.height}, photo: {source.stem} |")
+            print(f"{out} ({photo.width}x{photo.height})")
+    text = "| 1024 px result | style, size, photo |\n|---|---|\n" + "\n".join(rows) + "\n"
+    atomic_write_bytes(args.output / "gallery.md", text.encode())
+
+
+if __name__ == "__main__":
+    main()
