@@ -90,6 +90,9 @@ def run(args: argparse.Namespace, src: Path, options) -> int:
     try:
         with atomic_output(output) as tmp:
             result = pipeline.stylize_video(stylizer, src, tmp, output, options, video, bar)
+    except BaseException:
+        bar.leave = False  # the error line stands alone
+        raise
     finally:
         bar.close()
     w, h = result.size

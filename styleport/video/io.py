@@ -45,8 +45,9 @@ class VideoInfo:
 
 
 def _detail(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text.split("': ", 1)[-1] if "Errno" in text else text
+    """FFmpeg's own words ("Invalid data found when processing input"), without errno and path."""
+    text = getattr(exc, "strerror", None) or str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def open_input(path: Path):
