@@ -28,7 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "with --optimize: the style image(s), a.jpg[,b.jpg...]",
     )
     p.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns; or one video (styleport[video])"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files, folders or glob patterns; or one video (styleport[video])",
     )
     p.add_argument(
         "-o",
@@ -132,7 +135,6 @@ def run_stylize(args: argparse.Namespace) -> int:
     from styleport.cli import one_line
     from styleport.fileutil import claim_folder
     from styleport.images import load_image, save_image
-    from styleport.video import is_video
     from styleport.stylize import (
         StylizeOptions,
         Stylizer,
@@ -140,6 +142,7 @@ def run_stylize(args: argparse.Namespace) -> int:
         parse_style_weights,
         resolve_style_weights,
     )
+    from styleport.video import is_video
 
     options = StylizeOptions(
         size=args.size,

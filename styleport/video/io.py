@@ -55,7 +55,9 @@ def open_input(path: Path):
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise VideoError(f"{path}: not a readable video (corrupt, truncated or not a media file: {_detail(exc)})") from None
+        raise VideoError(
+            f"{path}: not a readable video (corrupt, truncated or not a media file: {_detail(exc)})"
+        ) from None
     except OSError as exc:
         raise VideoError(f"{path}: cannot open ({_detail(exc)})") from None
 
@@ -152,7 +154,9 @@ def check_codec(name: str) -> str:
     try:
         codec = av.Codec(name, "w")
     except (av.FFmpegError, ValueError):
-        known = ", ".join(c for c in ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "mpeg4") if c in av.codecs_available)
+        known = ", ".join(
+            c for c in ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "mpeg4") if c in av.codecs_available
+        )
         raise UsageError(f"--codec {name}: no such video encoder in this FFmpeg (e.g. {known})") from None
     if codec.type != "video":
         raise UsageError(f"--codec {name}: is an {codec.type} encoder, not a video one")
@@ -168,7 +172,9 @@ class Writer:
         try:
             self.container = av.open(str(path), "w")
         except (av.FFmpegError, ValueError) as exc:
-            raise UsageError(f"{final}: FFmpeg cannot write this kind of file ({_detail(exc)}); use .mp4, .mkv or .mov") from None
+            raise UsageError(
+                f"{final}: FFmpeg cannot write this kind of file ({_detail(exc)}); use .mp4, .mkv or .mov"
+            ) from None
         except OSError as exc:
             raise OutputError(f"{final}: cannot write ({_detail(exc)})") from None
         out = self.container

@@ -48,4 +48,3 @@ def test_stability_training_lowers_flicker(tmp_path, clip, cli):
         assert code == 0, err
         scores[weight] = json.loads(report.read_text())["flicker"]["stylized"]
     assert scores["3"] < 0.5 * scores["0"], scores
-
