@@ -46,6 +46,10 @@ def is_video(path: str | os.PathLike) -> bool:
             return False  # an image
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         pass
+    from styleport.images import IMAGE_EXTENSIONS
+
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return False  # a broken photo is a bad image (FFmpeg would open some as one-frame videos)
     by_name = path.suffix.lower() in VIDEO_EXTENSIONS
     try:
         import av
@@ -57,6 +61,7 @@ def is_video(path: str | os.PathLike) -> bool:
         return True
     try:
         with av.open(str(path)) as container:
-            return any(s.type in ("video", "audio") for s in container.streams)
+            still = container.format.name == "image2" or container.format.name.endswith("_pipe")  # image demuxers
+            return not still and any(s.type in ("video", "audio") for s in container.streams)
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
         return False

@@ -77,6 +77,12 @@ def run(args: argparse.Namespace, src: Path, options) -> int:
     if args.crf is not None and args.codec and args.codec not in io.CRF_CODECS:
         raise UsageError(f"--crf applies to {', '.join(io.CRF_CODECS)}, not {args.codec}")
     info = io.probe(src)  # one line for a corrupt file, no video stream, an unknown codec
+    if info.duration and args.start >= info.duration:
+        raise UsageError(f"--start {args.start:g}: {src} is only {info.duration:.2f} s long")
+    if Path(args.output).is_dir():
+        from styleport.fileutil import claim_folder
+
+        claim_folder(args.output, "output")  # as for images: new, empty or styleport-made folders only
     stylizer = Stylizer.from_file(args.model, device=args.device, precision=args.precision or "fp32")
     resolve_style_weights(stylizer.model, options)
     video = pipeline.VideoOptions(args.codec, args.crf, args.start, args.duration, args.max_frames, args.batch,

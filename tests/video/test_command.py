@@ -86,6 +86,10 @@ def test_bad_inputs_and_outputs_are_one_line_and_leave_nothing(tmp_path, clip, m
     assert [p.name for p in readonly.iterdir()] == ["existing.txt"]
     code, _, err = cli("stylize", model, clip, "-o", out_dir / "x.png")
     assert code == 2 and "video file name" in err
+    code, _, err = cli("stylize", model, clip, "-o", out_dir / "x.mp4", "--start", "5")
+    assert code == 2 and "only 1.00 s long" in err
+    code, _, err = cli("stylize", model, clip, "-o", out_dir / "x.webm")
+    assert code == 2 and "cannot hold the input's aac audio" in err
     code, _, err = cli("stylize", model, clip, clip.with_name("other.jpg"), "-o", out_dir)
     assert code != 0
     assert list(out_dir.iterdir()) == []
