@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("av", reason="needs styleport[video] (PyAV)")
+av = pytest.importorskip("av", reason="needs styleport[video] (PyAV)")
 pytest.importorskip("cv2", reason="needs styleport[video] (opencv-python-headless)")
 
 from styleport.video.synthetic import make_clip  # noqa: E402
@@ -57,8 +57,6 @@ def cli(capsys):
 
 def decode(path: Path) -> dict:
     """What a player sees: frames (RGB arrays), rate, duration, rotation, audio packets' bytes."""
-    import av
-
     with av.open(str(path)) as c:
         v = c.streams.video[0]
         frames = list(c.decode(v))
@@ -83,3 +81,37 @@ def leftovers(folder: Path) -> list[str]:
 
 def mean_abs(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
+
+
+def errors(err: str) -> int:
+    """Error lines (a progress bar may come before the one line)."""
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("styleport:")]
+    assert lines and err.rstrip().endswith(lines[-1]), err
+    return len(lines)
+
+
+def broken_files(folder, clip) -> dict:
+    """name -> the words its one-line error must contain."""
+    data = clip.read_bytes()
+    (folder / "junk.mp4").write_bytes(b"\x00\x01 not a video " * 500)
+    (folder / "cut.mp4").write_bytes(data[: len(data) // 2])  # the index (moov) is at the end: gone
+    with av.open(str(folder / "tone.m4a"), "w") as out:  # audio only
+        stream = out.add_stream("aac", rate=44100)
+        stream.layout = "mono"
+        for k in range(10):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, k * 1024
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return {"junk.mp4": "not a readable video", "cut.mp4": "not a readable video", "tone.m4a": "has no video stream"}
+
+
+def unknown_codec_file(folder, clip) -> tuple:
+    """A Matroska file whose video codec id FFmpeg does not know (same length, so the file stays valid)."""
+    mkv = make_clip(folder / "ok.mkv", PHOTOS[0], SIZE, 6, FPS)
+    data = mkv.read_bytes()
+    assert data.count(b"V_MPEG4/ISO/AVC") == 1
+    (folder / "alien.mkv").write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_STYLEPORT_XYZ"))
+    return folder / "alien.mkv", "video codec is unknown"

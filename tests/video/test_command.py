@@ -11,8 +11,17 @@ import sys
 import pytest
 
 from styleport.fileutil import KILL_HOOK_ENV
-from tests.video.conftest import FPS, FRAMES, SIZE, decode, leftovers, mean_abs
-from tests.video.test_io import broken_files, unknown_codec_file
+from tests.video.conftest import (
+    FPS,
+    FRAMES,
+    SIZE,
+    broken_files,
+    decode,
+    errors,
+    leftovers,
+    mean_abs,
+    unknown_codec_file,
+)
 
 
 def test_video_keeps_frames_rate_duration_audio_and_rotation(tmp_path, clip, rotated_clip, model, cli):
@@ -51,21 +60,6 @@ def test_span_size_and_codec_options(tmp_path, clip, model, cli):
     assert small["codec"] == "hevc"
 
 
-def test_batches_give_the_frames_of_single_frame_runs(tmp_path, clip, model, cli):
-    for batch in ("1", "8"):
-        code, _, err = cli("stylize", model, clip, "-o", tmp_path / f"b{batch}.mkv", "--batch", batch, "--crf", "0")
-        assert code == 0, err
-    one, eight = decode(tmp_path / "b1.mkv"), decode(tmp_path / "b8.mkv")
-    assert max(mean_abs(a, b) for a, b in zip(one["frames"], eight["frames"], strict=True)) < 0.5
-
-
-def errors(err: str) -> int:
-    """Error lines (a progress bar may come before the one line)."""
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("styleport:")]
-    assert lines and err.rstrip().endswith(lines[-1]), err
-    return len(lines)
-
-
 def test_bad_inputs_and_outputs_are_one_line_and_leave_nothing(tmp_path, clip, model, cli, readonly):
     cases = {tmp_path / name: words for name, words in broken_files(tmp_path, clip).items()}
     alien, words = unknown_codec_file(tmp_path, clip)
@@ -100,24 +94,6 @@ def test_video_flags_are_refused_for_images(tmp_path, model, cli):
 
     code, _, err = cli("stylize", model, PHOTOS[0], "-o", tmp_path / "x.jpg", "--crf", "20")
     assert code == 2 and "--crf: only for a video input" in err
-
-
-def test_a_failure_mid_video_leaves_nothing(tmp_path, clip, model, monkeypatch, cli):
-    from styleport.video import io
-
-    real, calls = io.Writer.write_frame, []
-
-    def failing(self, *args):
-        calls.append(1)
-        if len(calls) == 10:
-            raise OSError(28, "No space left on device")
-        return real(self, *args)
-
-    monkeypatch.setattr(io.Writer, "write_frame", failing)
-    code, _, err = cli("stylize", model, clip, "-o", tmp_path / "x.mp4")
-    assert code == 1 and "x.mp4: cannot write (No space left on device)" in err and errors(err) == 1
-    assert len(calls) == 10  # the pipeline stopped at the failure
-    assert not (tmp_path / "x.mp4").exists() and leftovers(tmp_path) == []
 
 
 def test_killed_run_leaves_nothing_under_the_final_name(tmp_path, clip, model):

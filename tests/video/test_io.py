@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import av
-import numpy as np
 import pytest
 
 from styleport.errors import UsageError, VideoError
 from styleport.video import io, is_video
-from tests.video.conftest import FPS, FRAMES, SIZE
+from tests.video.conftest import FPS, FRAMES, SIZE, broken_files, unknown_codec_file
 
 
 def test_probe_reads_size_rate_frames_duration_audio_and_rotation(clip, rotated_clip):
@@ -18,36 +16,6 @@ def test_probe_reads_size_rate_frames_duration_audio_and_rotation(clip, rotated_
     assert info.duration == pytest.approx(FRAMES / FPS, abs=1e-3)
     assert info.codec == "h264" and info.audio == "aac" and info.rotation == 0
     assert io.probe(rotated_clip).rotation == 90
-
-
-def broken_files(folder, clip) -> dict:
-    """name -> the words its one-line error must contain."""
-    data = clip.read_bytes()
-    (folder / "junk.mp4").write_bytes(b"\x00\x01 not a video " * 500)
-    (folder / "cut.mp4").write_bytes(data[: len(data) // 2])  # the index (moov) is at the end: gone
-    with av.open(str(folder / "tone.m4a"), "w") as out:  # audio only
-        stream = out.add_stream("aac", rate=44100)
-        stream.layout = "mono"
-        for k in range(10):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 44100, k * 1024
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return {"junk.mp4": "not a readable video", "cut.mp4": "not a readable video", "tone.m4a": "has no video stream"}
-
-
-def unknown_codec_file(folder, clip) -> tuple:
-    """A Matroska file whose video codec id FFmpeg does not know (same length, so the file stays valid)."""
-    from styleport.video.synthetic import make_clip
-    from tests.conftest import PHOTOS
-
-    mkv = make_clip(folder / "ok.mkv", PHOTOS[0], SIZE, 6, FPS)
-    data = mkv.read_bytes()
-    assert data.count(b"V_MPEG4/ISO/AVC") == 1
-    (folder / "alien.mkv").write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_STYLEPORT_XYZ"))
-    return folder / "alien.mkv", "video codec is unknown"
 
 
 def test_broken_inputs_are_one_line_video_errors(tmp_path, clip):
