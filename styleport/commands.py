@@ -11,6 +11,7 @@ from styleport import optimize_command
 from styleport.argtypes import float_in, int_in
 from styleport.errors import ImageError, OutputError, UsageError
 from styleport.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, is_image_file
+from styleport.video import command as video_command
 
 MAX_SIDE = 65_535
 
@@ -26,7 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="model file (.pth: styleport checkpoint or pytorch/examples state_dict); "
         "with --optimize: the style image(s), a.jpg[,b.jpg...]",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files, folders or glob patterns; or one video (styleport[video])",
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -60,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
     )
     optimize_command.add_arguments(p)
+    video_command.add_arguments(p)
     p.set_defaults(func=run_stylize)
 
     p = sub.add_parser("info", help="describe a model file", description="Architecture, size, FLOPs and metadata.")
@@ -120,6 +127,7 @@ def check_not_inputs(outputs: list[Path], inputs: list[Path], model: Path) -> No
 
 def run_stylize(args: argparse.Namespace) -> int:
     if args.optimize:
+        video_command.refuse_for_images(args)
         return optimize_command.run(args)
     optimize_command.refuse_without_optimize(args)
     from tqdm import tqdm
@@ -134,6 +142,7 @@ def run_stylize(args: argparse.Namespace) -> int:
         parse_style_weights,
         resolve_style_weights,
     )
+    from styleport.video import is_video
 
     options = StylizeOptions(
         size=args.size,
@@ -146,6 +155,11 @@ def run_stylize(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
     )
     inputs = collect_inputs(args.inputs)
+    if any(is_video(p) for p in inputs):  # by content (styleport/video/__init__.py)
+        if len(inputs) > 1:
+            raise UsageError("a video is stylized on its own: give one video input per run")
+        return video_command.run(args, inputs[0], options)
+    video_command.refuse_for_images(args)
     output = Path(args.output)
     outputs = output_paths(inputs, output, args.format)
     check_not_inputs(outputs, inputs, Path(args.model))

@@ -17,6 +17,10 @@ class ImageError(StyleportError):
     """An input image is missing, corrupt, truncated or unsupported."""
 
 
+class VideoError(ImageError):
+    """An input video is corrupt, truncated, has no video stream or a codec FFmpeg cannot decode."""
+
+
 class CheckpointError(StyleportError):
     """A model file is missing, truncated, not a checkpoint or has the wrong keys."""
 

@@ -62,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="stop and save after MIN minutes of training",
     )
     g.add_argument("--width", type=float_in(0.05, 4), help="network channel multiplier (default 1.0; 0.5 = half width)")
+    g.add_argument(
+        "--init", metavar="MODEL.pth", help="fine-tune: start from this model's weights (same --width and styles)"
+    )
     g.add_argument("--seed", type=int_in(0, 2**63 - 1), help="seed for init, data order and augmentation (default 0)")
     g = p.add_argument_group("loss")
     g.add_argument("--content-layers", type=_layers, metavar="L,..", help="default relu2_2")
@@ -79,6 +82,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="one weight per style layer (default all 1); e.g. 0.5,1,2,2 favours strokes over colour",
     )
     g.add_argument("--tv-weight", type=float_in(0, 1e12), help="total-variation weight (default 0)")
+    g.add_argument(
+        "--temporal-weight",
+        type=float_in(0, 1e12),
+        help="stability for video (default 0 = off): outputs of slightly moved + noised crops must move the same way",
+    )
     g.add_argument("--vgg-weights", metavar="PATH", help="torchvision vgg16/vgg19 .pth instead of the original VGG19")
     g = p.add_argument_group("speed")
     g.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help="autocast dtype (default auto)")
@@ -132,6 +140,8 @@ def build_config(args: argparse.Namespace):
         "style_weight": args.style_weight,
         "style_layer_weights": args.style_layer_weights,
         "tv_weight": args.tv_weight,
+        "temporal_weight": args.temporal_weight,
+        "init": args.init,
         "vgg_weights": args.vgg_weights,
         "precision": args.precision,
         "channels_last": args.channels_last,
@@ -152,6 +162,8 @@ def build_config(args: argparse.Namespace):
         "style_names": tuple(args.style_name) if args.style_name else None,
     }
     values.update({k: v for k, v in flags.items() if v is not None})
+    if args.init and not Path(args.init).is_file():
+        raise UsageError(f"--init {args.init}: no such model file")
     resume = None
     if args.resume:
         resume = str(run_dir / "checkpoint.pth") if args.resume == "auto" else args.resume
@@ -175,7 +187,7 @@ def build_config(args: argparse.Namespace):
 def check_outputs(config) -> None:
     """Outputs never overwrite inputs: not a style / preview / weights / resume file, nor inside --data."""
     output, run_dir = Path(config.output).resolve(), Path(config.run_dir).resolve()
-    inputs = [*config.styles, *config.previews, config.vgg_weights, config.resume]
+    inputs = [*config.styles, *config.previews, config.vgg_weights, config.resume, config.init]
     for item in inputs:
         if item and item not in ("caffe", "random") and Path(item).resolve() in (output, run_dir):
             raise UsageError(f"-o {config.output}: is an input ({item}); refusing to overwrite it")

@@ -7,6 +7,7 @@ input scale or on which layers are used; raise --style-weight for stronger styli
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from styleport.train.data import DataConfig
@@ -32,6 +33,8 @@ TRAJECTORY_FIELDS = (
     "vgg_weights",
     "precision",
     "max_scale",
+    "temporal_weight",
+    "init",
 )
 
 
@@ -58,6 +61,8 @@ class TrainConfig:
     style_layer_weights: tuple[float, ...] = ()  # one per style layer (default: all 1)
     style_weight: float = 1.0  # both terms are relative errors (see losses.py), so 1:1 is a balanced start
     tv_weight: float = 0.0
+    temporal_weight: float = 0.0  # stability under small motion + noise (temporal.py); 0 = off
+    init: str | None = None  # fine-tune: start from this model's weights
     max_scale: float = 1.25
     vgg_weights: str = "caffe"
     precision: str = "auto"
@@ -102,6 +107,8 @@ class TrainConfig:
             raise ValueError("--log-every, --preview-every and --checkpoint-every must be >= 1")
         if self.eval_every is not None and self.eval_every < 1:
             raise ValueError("--eval-every must be >= 1")
+        if not (math.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
+            raise ValueError(f"--temporal-weight must be a finite number >= 0, got {self.temporal_weight}")
         if self.workers < 0:
             raise ValueError("--workers must be >= 0")
         self.loss_config()  # validates layers and weights

@@ -25,7 +25,7 @@ from styleport import checkpoints
 from styleport.errors import CheckpointError, ImageError, UsageError
 from styleport.images import load_image, pil_to_tensor
 from styleport.model import ModelConfig, TransformerNet
-from styleport.train import data, ddp, monitor, state
+from styleport.train import data, ddp, monitor, state, temporal
 from styleport.train.config import TrainConfig
 from styleport.train.losses import PerceptualLoss
 from styleport.train.vgg import VGGFeatures, VGGWeights, layer_names, load_weights
@@ -109,6 +109,7 @@ class Trainer:
         self.net = TransformerNet(ModelConfig(width=config.width, num_styles=len(styles)))
         with torch.no_grad():
             self.net.deconv3.conv2d.bias.fill_(127.5)  # start from mid-grey, not black: saves ~100 Adam steps
+        self.init_record = state.load_initial_weights(self.net, config.init) if config.init else None
         self.net = self.net.to(self.device)
         if config.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -172,10 +173,12 @@ class Trainer:
                 "content": cfg.content_weight,
                 "style": cfg.style_weight,
                 "tv": cfg.tv_weight,
+                "temporal": cfg.temporal_weight,
                 "style_layers": {n: cfg.loss_config().layer_weight(n) for n in cfg.style_layers},
             },
             "final_losses": final_parts,
             "training_images": len(self.files),
+            **({"init": self.init_record} if self.init_record else {}),
             "command": cfg.command,
         }
         return {**style_metadata(cfg), "training": training}
@@ -252,9 +255,19 @@ class Trainer:
         if self.net.num_styles > 1:
             sw = torch.nn.functional.one_hot(ids, self.net.num_styles).float().to(self.device)  # (B,) -> (B,S)
         self.optimizer.zero_grad(set_to_none=True)
+        weight = self.config.temporal_weight
+        if weight > 0:  # one pass over the crops and their synthetic next frames (temporal.py)
+            x2, theta, mask = temporal.make_pair(x, self.config.seed, int(numbers[0]))
+            x, sw2 = torch.cat([x, x2]), None if sw is None else torch.cat([sw, sw])  # (B,...) -> (2B,...)
         with torch.autocast(self.device.type, self.dtype, enabled=self.dtype != torch.float32):
-            y = self.model(x, sw)
+            y = self.model(x, sw if weight == 0 else sw2)
+        if weight > 0:
+            (x, _), (y, y2) = x.chunk(2), y.chunk(2)  # (2B,3,H,W) -> 2 x (B,3,H,W)
         total, parts = self.loss(y, x, ids.to(self.device))
+        parts["temporal"] = torch.zeros((), device=total.device)
+        if weight > 0:
+            term = temporal.temporal_loss(y, y2, theta, mask)
+            total, parts["temporal"] = total + weight * term, term.detach()
         self.scaler.scale(total).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -309,9 +322,9 @@ class Trainer:
                 self.total_steps = self.step
             at_log = self.step % cfg.log_every == 0 or self.step == self.total_steps
             if at_log:
-                stats = torch.stack([total.float(), parts["content"], parts["style"], parts["tv"]]).cpu()
-                stats = ddp.mean_scalars(stats, self.dist).tolist()
-                parts_f = dict(zip(("total", "content", "style", "tv"), stats, strict=True))
+                names = ("total", "content", "style", "tv", "temporal")
+                stats = torch.stack([total.float(), *(parts[n].float() for n in names[1:])]).cpu()
+                parts_f = dict(zip(names, ddp.mean_scalars(stats, self.dist).tolist(), strict=True))
                 row = {
                     "step": self.step,
                     "seconds": round(self.elapsed, 3),
@@ -323,6 +336,7 @@ class Trainer:
                 if main:
                     log.append(row)
                     weights = {"content": cfg.content_weight, "style": cfg.style_weight, "tv": cfg.tv_weight}
+                    weights.update({"temporal": cfg.temporal_weight} if cfg.temporal_weight else {})
                     monitor.plot_losses(log.rows, weights, self.run_dir / "loss.png")
                     if tb:
                         tb.scalars(self.step, row)

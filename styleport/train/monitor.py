@@ -24,8 +24,14 @@ from PIL import Image, ImageDraw
 from styleport.errors import require
 from styleport.fileutil import atomic_output, atomic_write_bytes
 
-FIELDS = ("step", "seconds", "total", "content", "style", "tv", "images_per_s", "lr", "skipped_files")
-CURVE_COLORS = {"total": (20, 20, 20), "content": (31, 119, 180), "style": (214, 39, 40), "tv": (44, 160, 44)}
+FIELDS = ("step", "seconds", "total", "content", "style", "tv", "images_per_s", "lr", "skipped_files", "temporal")
+CURVE_COLORS = {
+    "total": (20, 20, 20),
+    "content": (31, 119, 180),
+    "style": (214, 39, 40),
+    "tv": (44, 160, 44),
+    "temporal": (148, 103, 189),
+}
 
 
 class TrainLog:
@@ -46,7 +52,7 @@ class TrainLog:
         self._flush()
 
     def append(self, row: dict) -> None:
-        self.rows.append({k: row[k] for k in FIELDS})
+        self.rows.append({k: row.get(k, 0.0) if k == "temporal" else row[k] for k in FIELDS})  # temporal: newer
         self._flush()
 
     def append_eval(self, step: int, styles: dict) -> None:
@@ -77,7 +83,8 @@ def plot_losses(rows: list[dict], weights: dict[str, float], path: Path, size: t
     series = {}
     for key in CURVE_COLORS:
         scale = 1.0 if key == "total" else weights.get(key, 1.0)
-        pts = [(r["step"], r[key] * scale) for r in rows if r[key] * scale > 0 and math.isfinite(r[key])]
+        values = [(r["step"], float(r.get(key) or 0.0)) for r in rows]  # "temporal": absent in older logs
+        pts = [(s, v * scale) for s, v in values if v * scale > 0 and math.isfinite(v)]
         if pts:
             series[key] = [(s, math.log10(v)) for s, v in pts]
     all_pts = [p for pts in series.values() for p in pts]

@@ -47,3 +47,29 @@ def restore_rng(state: dict[str, Any]) -> None:
         npst = state["numpy"]
         keys = npst["keys"].numpy().astype(np.uint32)
         np.random.set_state((npst["name"], keys, npst["pos"], npst["has_gauss"], npst["cached"]))
+
+
+def load_initial_weights(net: torch.nn.Module, path: str) -> dict[str, Any]:
+    """``--init MODEL.pth``: copy a trained model's weights into ``net`` (fine-tuning).
+
+    The architecture must match (width, residual blocks, style count): a mismatch is one UsageError
+    line. Returns what the new model's metadata records about its starting point.
+    """
+    import hashlib
+    from pathlib import Path
+
+    from styleport import checkpoints
+    from styleport.errors import UsageError
+
+    ckpt = checkpoints.load(path)
+    mine, theirs = net.config, ckpt.config
+    if mine != theirs:
+        raise UsageError(
+            f"--init {path}: its architecture (width {theirs.width:g}, {theirs.num_styles} style(s), "
+            f"{theirs.res_blocks} residual blocks) differs from this run's (width {mine.width:g}, "
+            f"{mine.num_styles} style(s), {mine.res_blocks} residual blocks); pass the same --width and styles"
+        )
+    net.load_state_dict({k: v.float() for k, v in ckpt.state_dict.items()})
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    training = ckpt.metadata.get("training", {})
+    return {"model": Path(path).name, "sha256": digest, "steps": training.get("steps")}
