@@ -134,7 +134,7 @@ def card(ckpt, credits, report, rows, style_paths, note: str) -> str:
         "The preview shows the six bundled sample photos, none of which was in the training data"
         + (" (last column: all styles mixed equally)." if n > 1 else "."),
     ]
-    if n == 1:
+    if n == 1 and name == ckpt.style_names[0]:
         lines += ["", f"`{name}.jpg` beside this card is a 320 px copy of the painting, the style's thumbnail in the web demo."]
     lines += [
         "",
@@ -200,7 +200,7 @@ def main() -> None:
     text = card(ckpt, credits, report, loss_rows(args.run_dir), args.style, args.note)
     atomic_write_bytes(args.model.with_suffix(".md"), text.encode())
     preview(ckpt, args.model.with_name(f"{args.model.stem}_preview.jpg"))
-    if ckpt.config.num_styles == 1:
+    if ckpt.config.num_styles == 1 and args.model.stem == ckpt.style_names[0]:  # else the style's own is used
         thumb = Image.open(args.style[0]).convert("RGB")
         thumb.thumbnail((320, 320), Image.Resampling.LANCZOS)
         save_image(args.model.with_suffix(".jpg"), thumb, quality=90)

@@ -185,13 +185,14 @@ def _build_model(
 
 def _painting_beside(ckpt: Checkpoint, index: int, style: dict[str, str]) -> Path | None:
     """A painting image shipped next to the checkpoint: the style's ``source`` file name, or
-    ``<stem>.jpg``/``.png`` (single-style) / ``<stem>.<index>.jpg``/``.png`` (multi-style), or, for
-    a style of a multi-style network, the thumbnail of a single-style network of the same name."""
+    ``<stem>.jpg``/``.png`` (single-style) / ``<stem>.<index>.jpg``/``.png`` (multi-style), or the
+    thumbnail of the network named after the style (``starry_night.jpg`` serves ``trio.pth``'s and
+    ``starry_night_stable.pth``'s starry_night)."""
     folder = ckpt.path.parent
     names = [Path(style["source"]).name] if style["source"] else []
     stem = ckpt.path.stem if ckpt.config.num_styles == 1 else f"{ckpt.path.stem}.{index}"
     names += [f"{stem}{ext}" for ext in (".jpg", ".jpeg", ".png", ".webp")]
-    if ckpt.config.num_styles > 1 and style["name"]:
+    if style["name"]:
         names += [f"{style['name']}{ext}" for ext in (".jpg", ".png")]
     return next((folder / n for n in names if n and (folder / n).is_file()), None)
 
