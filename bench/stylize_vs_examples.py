@@ -78,11 +78,15 @@ def prepare(tmp: Path, size: tuple[int, int]) -> tuple[Path, Path, str]:
     return photo, weights, str(tmp / "shim")
 
 
-def variants(examples: Path, photo: Path, weights: Path, shim: str, tmp: Path) -> list[tuple[str, list, dict]]:
+def variants(
+    examples: Path, photo: Path, weights: Path, shim: str, tmp: Path, threads: int | None
+) -> list[tuple[str, list, dict]]:
     py = sys.executable
     bundled = ROOT / "styleport" / "data" / "models" / "starry_night.pth"
     env = dict(os.environ)
-    env.pop("OMP_NUM_THREADS", None)  # every process: torch's default threads (all cores)
+    env.pop("OMP_NUM_THREADS", None)  # every process: torch's default threads (all cores) ...
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)  # ... or the same fixed number for all
     ex_env = {**env, "PYTHONPATH": shim} if shim else env
     sp_env = {**env, "PYTHONPATH": str(ROOT)}
     stylize = [py, "-m", "styleport", "stylize"]
@@ -187,6 +191,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--size", default="1080x1920", help="HxW")
     ap.add_argument("--no-model-only", action="store_true")
+    ap.add_argument("--threads", type=int, help="OMP_NUM_THREADS for every process and the model-only part")
     args = ap.parse_args()
     if not (args.examples / "neural_style.py").is_file():
         raise SystemExit(f"{args.examples}: no neural_style.py (clone pytorch/examples first)")
@@ -195,11 +200,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="styleport-bench-") as tmp_name:
         tmp = Path(tmp_name)
         photo, weights, shim = prepare(tmp, size)
-        runs = variants(args.examples, photo, weights, shim, tmp)
+        runs = variants(args.examples, photo, weights, shim, tmp, args.threads)
         times = run_processes(runs, args.examples, args.repeats)
     load = os.getloadavg()
     print(
-        f"whole processes at {size[0]}x{size[1]}, {args.repeats} interleaved repeats after a warm-up; "
+        f"whole processes at {size[0]}x{size[1]}, {args.repeats} interleaved repeats after a warm-up, "
+        f"threads {args.threads or 'default'}; "
         f"torchvision: {'shim (not installed)' if shim else 'installed'}; "
         f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs"
     )
@@ -210,6 +216,10 @@ def main() -> int:
         med = statistics.median(ts)
         print(f"| {name} | {med:.2f} | {min(ts):.2f}-{max(ts):.2f} | {base / med:.2f}x |")
     if not args.no_model_only:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
         model_only(size, args.repeats)
     return 0
 

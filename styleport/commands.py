@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import glob
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from styleport import optimize_command
@@ -161,32 +162,65 @@ def run_stylize(args: argparse.Namespace) -> int:
     if outputs != [output]:
         claim_folder(output, "output")  # a new, empty or styleport-made folder; refused before any work
     failed = unwritten = 0
-    bar = tqdm(list(zip(inputs, outputs, strict=True)), unit="img", disable=len(inputs) < 2, file=sys.stderr)
-    for src, dst in bar:
-        bar.set_postfix_str(src.name)
+    pairs = list(zip(inputs, outputs, strict=True))
+    bar = tqdm(pairs, unit="img", disable=len(inputs) < 2, file=sys.stderr)
+    # Folders: the next photo decodes and the previous result encodes in worker threads while the
+    # network runs (Pillow and torch both release the GIL), so I/O hides behind compute.
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="styleport-io")
+
+    def load(src: Path):
         try:
-            loaded = load_image(src, max_pixels=args.max_pixels)
-            out_size = check_output_pixels(*loaded.size, options, name=str(src))
-            stylizer.check_memory(*out_size, tiled=options.tile is not None, name=str(src))
+            return load_image(src, max_pixels=args.max_pixels)
         except ImageError as exc:
-            failed += 1
-            tqdm.write(f"styleport: error: {one_line(str(exc))}", file=sys.stderr)
-            continue
-        if loaded.frames > 1:
-            tqdm.write(
-                f"styleport: note: {src} has {loaded.frames} frames; only the first is stylized", file=sys.stderr
-            )
-        result = stylizer.stylize(loaded.rgb, options)
-        if verbose and src == inputs[0] and stylizer.precision.value != "fp32":
-            print(precision_psnr(stylizer, loaded.rgb, result, options, src), file=sys.stderr)
+            return exc
+
+    def save(dst: Path, result, alpha) -> OutputError | None:
         try:
-            save_image(dst, result, loaded.alpha)
+            save_image(dst, result, alpha)
         except OutputError as exc:
-            unwritten += 1
-            tqdm.write(f"styleport: error: {one_line(str(exc))}", file=sys.stderr)
-            continue
-        if len(inputs) == 1:
-            print(f"wrote {dst} ({result.width}x{result.height})")
+            return exc
+        return None
+
+    def finish(saving) -> int:
+        """Wait for a save; report its error. 1 if it failed."""
+        error = saving.result() if saving is not None else None
+        if error is not None:
+            tqdm.write(f"styleport: error: {one_line(str(error))}", file=sys.stderr)
+        return int(error is not None)
+
+    ahead, saving = pool.submit(load, pairs[0][0]), None
+    try:
+        for i, (src, dst) in enumerate(bar):
+            bar.set_postfix_str(src.name)
+            loaded = ahead.result()
+            if i + 1 < len(pairs):
+                ahead = pool.submit(load, pairs[i + 1][0])
+            try:
+                if isinstance(loaded, ImageError):
+                    raise loaded
+                out_size = check_output_pixels(*loaded.size, options, name=str(src))
+                stylizer.check_memory(*out_size, tiled=options.tile is not None, name=str(src))
+            except ImageError as exc:
+                failed += 1
+                tqdm.write(f"styleport: error: {one_line(str(exc))}", file=sys.stderr)
+                continue
+            if loaded.frames > 1:
+                tqdm.write(
+                    f"styleport: note: {src} has {loaded.frames} frames; only the first is stylized", file=sys.stderr
+                )
+            result = stylizer.stylize(loaded.rgb, options)
+            if verbose and src == inputs[0] and stylizer.precision.value != "fp32":
+                print(precision_psnr(stylizer, loaded.rgb, result, options, src), file=sys.stderr)
+            unwritten += finish(saving)
+            saving = pool.submit(save, dst, result, loaded.alpha)
+            if len(inputs) == 1:
+                bad, saving = finish(saving), None
+                unwritten += bad
+                if not bad:
+                    print(f"wrote {dst} ({result.width}x{result.height})")
+        unwritten += finish(saving)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     if len(inputs) > 1:
         print(f"wrote {len(inputs) - failed - unwritten} of {len(inputs)} images to {args.output}")
     problems = [f"{n} {what}" for n, what in ((failed, "could not be read"), (unwritten, "could not be written")) if n]
