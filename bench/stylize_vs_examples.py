@@ -145,7 +145,7 @@ def bf16_peak(n: int = 4096, runs: int = 3) -> float:
     return best
 
 
-def model_only(size: tuple[int, int], repeats: int) -> None:
+def model_only(size: tuple[int, int], repeats: int, widths: tuple[float, ...] = (1.0, 0.5)) -> None:
     import torch
 
     from styleport.model import gflops
@@ -154,7 +154,7 @@ def model_only(size: tuple[int, int], repeats: int) -> None:
 
     x = torch.rand(1, 3, *size) * 255
     rows = []
-    for width in (1.0, 0.5):
+    for width in widths:
         net = stand_in_net(width=width)
         fast = fuse(net)
         g = gflops(net, *size)
@@ -185,18 +185,7 @@ def model_only(size: tuple[int, int], repeats: int) -> None:
         )
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--examples", type=Path, required=True, help="pytorch/examples fast_neural_style/neural_style")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--size", default="1080x1920", help="HxW")
-    ap.add_argument("--no-model-only", action="store_true")
-    ap.add_argument("--threads", type=int, help="OMP_NUM_THREADS for every process and the model-only part")
-    args = ap.parse_args()
-    if not (args.examples / "neural_style.py").is_file():
-        raise SystemExit(f"{args.examples}: no neural_style.py (clone pytorch/examples first)")
-    size = parse_size(args.size)
-    sys.path.insert(0, str(ROOT))
+def whole_processes(args: argparse.Namespace, size: tuple[int, int]) -> None:
     with tempfile.TemporaryDirectory(prefix="styleport-bench-") as tmp_name:
         tmp = Path(tmp_name)
         photo, weights, shim = prepare(tmp, size)
@@ -215,12 +204,30 @@ def main() -> int:
     for name, ts in times.items():
         med = statistics.median(ts)
         print(f"| {name} | {med:.2f} | {min(ts):.2f}-{max(ts):.2f} | {base / med:.2f}x |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--examples", type=Path, help="pytorch/examples fast_neural_style/neural_style")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--size", default="1080x1920", help="HxW")
+    ap.add_argument("--no-model-only", action="store_true")
+    ap.add_argument("--model-only", action="store_true", help="skip the whole-process part")
+    ap.add_argument("--widths", default="1.0,0.5", help="network widths for the model-only part")
+    ap.add_argument("--threads", type=int, help="OMP_NUM_THREADS for every process and the model-only part")
+    args = ap.parse_args()
+    size = parse_size(args.size)
+    sys.path.insert(0, str(ROOT))
+    if not args.model_only:
+        if args.examples is None or not (args.examples / "neural_style.py").is_file():
+            raise SystemExit(f"{args.examples}: no neural_style.py (clone pytorch/examples first)")
+        whole_processes(args, size)
     if not args.no_model_only:
         import torch
 
         if args.threads:
             torch.set_num_threads(args.threads)
-        model_only(size, args.repeats)
+        model_only(size, args.repeats, tuple(float(w) for w in args.widths.split(",")))
     return 0
 
 
