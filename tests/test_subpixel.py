@@ -74,7 +74,6 @@ def test_fused_network_bf16_close_to_fp32():
     x = torch.rand(1, 3, 40, 48) * 255
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         y = fuse(net)(x)
-    assert y.dtype == torch.float32 or y.dtype == torch.bfloat16
     with torch.no_grad():
         ref = net(x)
     assert (y.float() - ref).abs().mean() < 2.0
