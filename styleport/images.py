@@ -153,7 +153,8 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
 
 def _format_for(path: Path) -> str:
     ext = path.suffix.lower()
-    fmt = Image.registered_extensions().get(ext)
+    Image.preinit()  # the common formats; all ~50 plugins (Image.init) only for a rarer extension
+    fmt = Image.EXTENSION.get(ext) or Image.registered_extensions().get(ext)
     if fmt is None or ext not in IMAGE_EXTENSIONS:
         raise UsageError(f"{path}: unsupported output extension '{ext or '(none)'}' (use .png, .jpg, .webp, ...)")
     return fmt

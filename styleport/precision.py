@@ -39,3 +39,40 @@ class Precision(str, enum.Enum):
         if self not in table:
             raise UsageError(f"precision {self.value} is an export format precision, not a torch dtype")
         return table[self]
+
+
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 CPU flags (Linux /proc/cpuinfo) for native bf16 math
+
+
+def cpu_bf16_flags(cpuinfo: str | None = None) -> tuple[str, ...]:
+    """The native-bf16 flags this CPU reports (empty where /proc/cpuinfo is missing: macOS, Windows).
+
+    torch's own query (``torch.ops.mkldnn._is_mkldnn_bf16_supported``) also says yes on plain
+    AVX-512 CPUs, where oneDNN emulates bf16 and it is slower than fp32; the flags do not.
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+                cpuinfo = f.read(1 << 20)
+        except OSError:
+            return ()
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return tuple(f for f in NATIVE_BF16_FLAGS if f in flags)
+
+
+def auto_precision(device, cpuinfo: str | None = None) -> tuple[Precision, str]:
+    """(precision, reason) for ``--precision auto`` on a torch device: bf16 on CPUs with native bf16
+    (AVX-512 bf16 or AMX), fp16 on CUDA, fp32 otherwise (other CPUs, MPS)."""
+    import torch
+
+    if device.type == "cuda":
+        return Precision.FP16, "CUDA device: fp16 autocast"
+    if device.type == "cpu":
+        flags = cpu_bf16_flags(cpuinfo)
+        if flags and torch.backends.mkldnn.is_available():
+            return Precision.BF16, f"CPU has {'+'.join(flags)}: bf16 autocast"
+        return Precision.FP32, "CPU without native bf16 (no avx512_bf16/amx_bf16 flag): fp32"
+    return Precision.FP32, f"{device.type} device: fp32 (half precision untested there)"

@@ -68,6 +68,9 @@ def torch_to_onnx(model: TransformerNet, trace_size: tuple[int, int] = TRACE_SIZ
         return onnx.load_from_string(_CACHE[key])
     torch = __import__("torch")
     require("onnxscript", "onnx", "ONNX export")
+    from styleport.subpixel import fuse
+
+    model = fuse(model)  # exact: upsampling convs as 2x2 convs + DepthToSpace (CRD), 2.25x fewer FLOPs
     h, w = max(trace_size[0], 8), max(trace_size[1], 8)
     x = torch.rand(1, 3, h, w) * 255.0
     height = torch.export.Dim("height", min=8, max=16384)

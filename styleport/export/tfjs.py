@@ -90,7 +90,9 @@ class TFJSExporter(Exporter):
         model, fp16_details = tfgraph.prepare(model, request)
         metadata = tfgraph.describe(checkpoint, self.name, request.precision)
         with atomic_output(out) as folder, tempfile.TemporaryDirectory(prefix="styleport-tf-") as tmp:
-            saved = tfgraph.save_saved_model(model, Path(tmp) / "saved_model", extra=self.extra)
+            saved = tfgraph.save_saved_model(
+                model, Path(tmp) / "saved_model", extra=self.extra, subpixel=tfgraph.use_subpixel(request.precision)
+            )
             convert(saved, folder, request.precision, metadata, int(self.option(request, "shard_mb")))
             (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())

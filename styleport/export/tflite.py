@@ -96,7 +96,9 @@ class TFLiteExporter(Exporter):
         self.validate(request)
         model, fp16_details = tfgraph.prepare(model, request)
         with tempfile.TemporaryDirectory(prefix="styleport-tf-") as tmp:
-            saved = tfgraph.save_saved_model(model, Path(tmp) / "saved_model", extra=self.extra)
+            saved = tfgraph.save_saved_model(
+                model, Path(tmp) / "saved_model", extra=self.extra, subpixel=tfgraph.use_subpixel(request.precision)
+            )
             data = convert(saved, request.precision)
         metadata = tfgraph.describe(checkpoint, self.name, request.precision)
         data = embed_metadata(data, metadata)

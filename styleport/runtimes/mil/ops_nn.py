@@ -150,6 +150,18 @@ def _upsample_nearest_neighbor(x, scale_factor_height=1.0, scale_factor_width=1.
     return x[..., rows, :][..., cols]  # (..,H,W) -> (..,H',W')
 
 
+@mil_op("pixel_shuffle")
+def _pixel_shuffle(x, upscale_factor):
+    """Depth to space as torch ``pixel_shuffle`` (ONNX DepthToSpace CRD): (N,C*r*r,H,W) -> (N,C,H*r,W*r),
+    output (c, h*r + i, w*r + j) = input (c*r*r + i*r + j, h, w)."""
+    r = int(np.asarray(upscale_factor).reshape(-1)[0])
+    n, c, h, w = x.shape
+    if r < 1 or c % (r * r):
+        raise MILError(f"pixel_shuffle: {c} channels are not a multiple of upscale_factor^2 = {r * r}")
+    y = x.reshape(n, c // (r * r), r, r, h, w).transpose(0, 1, 4, 2, 5, 3)  # -> (N,C,H,r,W,r)
+    return y.reshape(n, c // (r * r), h * r, w * r)
+
+
 @mil_op("relu")
 def _relu(x):
     """max(x, 0), elementwise."""

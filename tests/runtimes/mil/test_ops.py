@@ -110,6 +110,15 @@ def test_upsample_nearest_neighbor_matches_torch(scale):
     np.testing.assert_array_equal(got, torch_np(want))
 
 
+def test_pixel_shuffle_matches_torch():
+    x = rand(1, 12, 3, 5)
+    np.testing.assert_array_equal(
+        run("pixel_shuffle", x=x, upscale_factor=np.int32(2)), torch_np(F.pixel_shuffle(torch.from_numpy(x), 2))
+    )
+    with pytest.raises(MILError, match="multiple"):
+        run("pixel_shuffle", x=rand(1, 6, 2, 2), upscale_factor=np.int32(2))
+
+
 def test_activations_and_clip():
     x = rand(3, 4) * 300
     np.testing.assert_array_equal(run("relu", x=x), torch_np(F.relu(torch.from_numpy(x))))

@@ -1,0 +1,112 @@
+"""Exact inference rewrite of the upsampling convs: nearest x2 + reflect pad 1 + conv 3x3 becomes
+replicate pad 1 + conv 2x2 with 4x the output channels + depth-to-space, 2.25x fewer FLOPs.
+
+Why it is exact (one axis; the 2-D case is the product of two such axes). Let X have h rows and
+U = nearest x2 of X (U[i] = X[i // 2], 2h rows). Reflect-padding U by 1 gives P[-1] = U[1] = X[0]
+and P[2h] = U[2h-2] = X[h-1]: the same values as upsampling the *replicate*-padded map
+R = [X[0], X[0..h-1], X[h-1]] and cropping one row each side. A 3x3 tap (W0, W1, W2) on P sees
+only two distinct rows of R, so each output row is a 2-tap filter on R:
+
+    out[2a]   = W0 * X[a-1] + (W1 + W2) * X[a]        (X[-1] = X[0]: the replicated row)
+    out[2a+1] = (W0 + W1) * X[a] + W2 * X[a+1]        (X[h]  = X[h-1])
+
+Output rows 2t-1 and 2t read the same two rows R[t], R[t+1] (= X[t-1], X[t]), so ONE 2x2 conv
+over R (h+2 rows -> h+1 rows) with two row-phases makes them: phase 0 -> out[2t-1] with taps
+(W0 + W1, W2), phase 1 -> out[2t] with taps (W0, W1 + W2). Depth-to-space interleaves the phases
+into D[2t + q] = out[2t - 1 + q], i.e. out = D[1 : 2h+1]: a uniform crop of one row each side.
+Per output pixel the conv does 4 multiply-adds per (in, out) channel pair instead of 9.
+
+The 2x2 kernels are derived from the stored 3x3 weights when a model is prepared for inference
+or export (``fuse``), so checkpoints keep pytorch/examples' keys and training keeps the original
+form. Channel order: torch ``pixel_shuffle`` and ONNX DepthToSpace mode CRD read output channel
+``o * 4 + qy * 2 + qx``; TensorFlow ``depth_to_space`` (and TFLite / TF.js) read
+``(qy * 2 + qx) * O + o`` (ONNX mode DCR) -- ``subpixel_weight(..., order=...)`` gives either.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from styleport.model import ConvLayer, TransformerNet
+
+UPSAMPLING = ("deconv1", "deconv2")
+
+# Row-phase matrices (2 taps x 3 taps): phase 0 -> (W0 + W1, W2); phase 1 -> (W0, W1 + W2).
+_PHASE = torch.tensor([[[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]], dtype=torch.float64)
+
+
+def subpixel_weight(weight: torch.Tensor, order: str = "CRD") -> torch.Tensor:
+    """(O,I,3,3) conv weight -> (4*O,I,2,2) phase kernels, computed in float64 then cast back.
+
+    ``order`` "CRD": output channel o*4 + qy*2 + qx (torch pixel_shuffle, ONNX DepthToSpace CRD);
+    "DCR": (qy*2 + qx)*O + o (TensorFlow depth_to_space, ONNX DCR).
+    """
+    if weight.shape[-2:] != (3, 3):
+        raise ValueError(f"subpixel rewrite needs a 3x3 kernel, got {tuple(weight.shape)}")
+    w = weight.detach().to(torch.float64)
+    p = _PHASE.to(w.device)
+    # k[o, qy, qx, i] = P[qy] @ W[o, i] @ P[qx]^T: (2,3) @ (3,3) @ (3,2) -> (2,2)  (einsum's import is slow)
+    k = torch.stack([torch.stack([p[qy] @ w @ p[qx].T for qx in (0, 1)], 1) for qy in (0, 1)], 1)  # (O,2,2,I,2,2)
+    o, i = w.shape[:2]
+    if order == "DCR":
+        k = k.permute(1, 2, 0, 3, 4, 5)  # (2,2,O,I,2,2)
+    elif order != "CRD":
+        raise ValueError(f"order must be CRD or DCR, got {order!r}")
+    return k.reshape(4 * o, i, 2, 2).to(weight.dtype).contiguous()
+
+
+def subpixel_bias(bias: torch.Tensor, order: str = "CRD") -> torch.Tensor:
+    """(O,) -> (4*O,), the bias of every phase in the order of ``subpixel_weight``."""
+    b = bias.detach()
+    return (b.repeat_interleave(4) if order == "CRD" else b.repeat(4)).contiguous()
+
+
+def replicate_pad1(x: torch.Tensor) -> torch.Tensor:
+    """Replicate padding by 1 that keeps the dtype under autocast (see ``model.reflect_pad``)."""
+    if torch.amp.is_autocast_available(x.device.type) and torch.is_autocast_enabled(x.device.type):
+        with torch.autocast(x.device.type, enabled=False):
+            return F.pad(x, (1, 1, 1, 1), mode="replicate")
+    return F.pad(x, (1, 1, 1, 1), mode="replicate")
+
+
+class SubpixelConv(nn.Module):
+    """Inference-only exact replacement of ``ConvLayer(c_in, c_out, 3, upsample=2)``."""
+
+    kernel, stride, upsample = 3, 1, 2
+
+    def __init__(self, layer: ConvLayer) -> None:
+        super().__init__()
+        if (layer.kernel, layer.stride, layer.upsample) != (3, 1, 2):
+            raise ValueError("SubpixelConv replaces only nearest-x2 + 3x3 stride-1 ConvLayers")
+        self.register_buffer("weight", subpixel_weight(layer.conv2d.weight))
+        self.register_buffer("bias", subpixel_bias(layer.conv2d.bias))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = replicate_pad1(x)  # (B,C,h,w) -> (B,C,h+2,w+2)
+        y = F.conv2d(x, self.weight, self.bias)  # -> (B,4*O,h+1,w+1)
+        y = F.pixel_shuffle(y, 2)  # -> (B,O,2h+2,2w+2)
+        return y[:, :, 1:-1, 1:-1]  # -> (B,O,2h,2w)
+
+
+def fuse(model: TransformerNet) -> TransformerNet:
+    """An inference copy of ``model`` (eval mode, same device) with ``SubpixelConv`` upsampling layers.
+
+    The copy's 2x2 kernels are derived from ``model``'s weights now: later changes to ``model``
+    do not reach it. ``model`` itself is not modified.
+    """
+    fast = copy.deepcopy(model).eval()
+    for name in UPSAMPLING:
+        layer = getattr(fast, name)
+        if isinstance(layer, ConvLayer):
+            setattr(fast, name, SubpixelConv(layer))
+    for p in fast.parameters():
+        p.requires_grad_(False)
+    return fast
+
+
+def is_fused(model: TransformerNet) -> bool:
+    return all(isinstance(getattr(model, n), SubpixelConv) for n in UPSAMPLING)
