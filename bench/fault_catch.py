@@ -55,7 +55,10 @@ def cell_text(cell: faults.Cell) -> str:
         verdict = "missed (known miss)"
     else:
         verdict = "**MISSED**"
-    return f"{cell.psnr:.1f} / {cell.max_abs:.3g} {verdict}"
+    emu = ""
+    if cell.emulated_psnr is not None:
+        emu = f"; emu {cell.emulated_psnr:.1f} / {cell.emulated_max_abs:.3g}"
+    return f"{cell.psnr:.1f} / {cell.max_abs:.3g}{emu} {verdict}"
 
 
 def markdown(results, model: Path, other: Path, sizes, seconds: float) -> str:
@@ -98,9 +101,15 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float) -> str:
     for r in results:
         tol = r.tolerance
         bound = f">= {tol.min_psnr:g} dB" + (f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else "")
+        if r.emulation is not None:
+            et = r.emulation.tolerance
+            bound += f"; emu ({r.emulation.scheme}) >= {et.min_psnr:g} dB" + (
+                f", max abs <= {et.max_abs:g}" if et.max_abs is not None else ""
+            )
         variant = f" [{r.variant}]" if r.variant else ""
         right = r.cells["right"]
-        right_text = f"{right.psnr:.1f} / {right.max_abs:.3g} {'FAILS' if right.caught else 'passes'}"
+        emu = f"; emu {right.emulated_psnr:.1f} / {right.emulated_max_abs:.3g}" if right.emulated_psnr is not None else ""
+        right_text = f"{right.psnr:.1f} / {right.max_abs:.3g}{emu} {'FAILS' if right.caught else 'passes'}"
         cells = " | ".join(cell_text(r.cells[n]) for n in names)
         lines.append(f"| {r.row.label}{variant} | {r.runtime} | {bound} | {right_text} | {cells} |")
     bad = [f"{r.row.label}: {'; '.join(r.problems)}" for r in results if r.problems]

@@ -80,6 +80,30 @@ TOLERANCES: tuple[Tolerance, ...] = (
 )
 
 
+# Second rows for weight-quantized artifacts: the artifact vs the quantization-emulated reference (the
+# checkpoint's weights put through the artifact's declared scheme, styleport.verification.emulate). The float
+# row above is what users care about; this one proves it is the right artifact: weight noise, a scaled conv,
+# 4-bit weights or another style move the artifact away from the emulation by far more than what is left
+# (fp16 compute, 16-bit or per-run activation quantization, 8-bit image output). Keyed like TOLERANCES.
+EMULATED: tuple[Tolerance, ...] = (
+    Tolerance("tfjs", P.UINT8, 90.0, 0.02, "emulated exactly (same affine grid), fp32 compute: GW 126.6 dB"),
+    Tolerance("onnx", P.INT8, 70.0, None, "int8 weights emulated; 16-bit activations remain: GW 84.9 dB"),
+    Tolerance("ort", P.INT8, 70.0, None, "int8 weights emulated; 16-bit activations remain: GW 84.9 dB"),
+    Tolerance("coreml", P.INT8, 54.0, None, "int8 weights emulated; fp16 compute + 8-bit output: GW 58.2 dB"),
+    Tolerance("coreml", P.INT8, 58.0, None, "int8 weights emulated; fp16 compute: GW 65.6 dB", "io=tensor"),
+    Tolerance("tflite", P.INT8, 53.0, None, "int8 weights emulated; per-run 8-bit activations: GW 57.5 dB"),
+)
+
+
+def emulated_row(fmt: str, precision: Precision, variant: str | None = None) -> Tolerance | None:
+    """The row against the quantization-emulated reference, or None (no emulation for this artifact kind)."""
+    for want in dict.fromkeys((variant or "", "")):
+        for row in EMULATED:
+            if row.format == fmt and row.precision == precision and row.variant == want:
+                return row
+    return None
+
+
 def lookup(fmt: str, precision: Precision, variant: str | None = None) -> Tolerance:
     """The row for (format, precision, variant); a variant without a row of its own gets the default row."""
     for want in dict.fromkeys((variant or "", "")):
