@@ -22,7 +22,8 @@ A row *catches* a fault when at least one verification case falls outside it -- 
 engine's own rule (``styleport.verification.engine.judge``). A weight-quantized artifact (int8,
 uint8, palette) has two conditions there: its float row, and a tight row against the reference
 that applies the artifact's declared weight quantization to the checkpoint
-(``styleport.verification.emulate``, computed here by the numpy reference); failing either is caught. Required: fp32/fp16 rows catch every fault; lossy rows (int8, uint8,
+(``styleport.verification.emulate``, computed by the engine's ``Reference.emulated``); failing either
+is caught. Required: fp32/fp16 rows catch every fault; lossy rows (int8, uint8,
 palette) every fault but the smallest noise (``Fault.lossy_exempt``) -- except a fault that changes
 the output less than the format's own error does (``GAP_DB``: "inseparable"), which no row can catch
 without failing right artifacts too. On great_wave that is instance-norm eps x100 (max abs 0.076)
@@ -340,12 +341,9 @@ def measure(
     from styleport.export.pipeline import Job, export_one
     from styleport.runtimes import base as runtimes
     from styleport.tolerances import fp16_exact, lookup, variant_of
-    from styleport.verification.emulate import emulate
-    from styleport.verification.engine import emulation_for
+    from styleport.verification.engine import Input, Reference, emulation_for
 
     exact = fp16_exact(checkpoint.state_dict)
-    weights = reference.weights_of(checkpoint.state_dict)
-    emulated_refs: dict[str, list[np.ndarray]] = {}  # scheme -> one numpy reference output per case
     sizes = tuple(dict.fromkeys(c.image.shape[:2] for c in measured))
     results = []
     for row in rows:
@@ -360,19 +358,26 @@ def measure(
         tol = lookup(row.format, row.precision, variant)
         with runtimes.get(exporter.runtime).open(artifact.path) as session:
             outputs = [session.run(c.image, c.style_weights) for c in measured]
-        emulation = emulation_for(row.format, row.precision, artifact.details)
+        emulation = emulation_for(row.format, row.precision, artifact.details, artifact.path)
         emulated = None
-        if emulation is not None:
-            if emulation.scheme not in emulated_refs:
-                ew = emulate(weights, emulation.scheme)
-                emulated_refs[emulation.scheme] = [reference.forward(ew, c.image, c.style_weights) for c in measured]
-            emulated = emulated_refs[emulation.scheme]
+        if emulation is not None:  # the engine's own emulated reference (the gate's code path)
+            with Reference(model) as ref:
+                emulated = [
+                    ref.emulated(Input(f"case{i}", "case", c.image), "", c.style_weights, None, emulation)
+                    for i, c in enumerate(measured)
+                ]
         cells = catch_row(tol, row.precision, measured, outputs, faults, emulation, emulated)
         results.append(RowResult(row, tol, variant, cells, exporter.runtime, emulation))
         if progress:
             right = cells["right"]
             progress(
-                f"{row.label} [{variant or 'default'}]: right {right.psnr:.1f} dB / {right.max_abs:.3g}; "
-                + "; ".join(f"{n} {c.psnr:.1f}{'' if c.ok else ' MISSED'}" for n, c in cells.items() if n != "right")
+                f"{row.label} [{variant or 'default'}]: right {right.psnr:.1f} dB / {right.max_abs:.3g}"
+                + (f" (emulated {right.emulated_psnr:.1f} / {right.emulated_max_abs:.3g})" if emulation else "")
+                + "; "
+                + "; ".join(
+                    f"{n} {c.psnr:.1f}" + (f" (emu {c.emulated_psnr:.1f})" if emulation else "") + ("" if c.ok else " MISSED")
+                    for n, c in cells.items()
+                    if n != "right"
+                )
             )
     return results

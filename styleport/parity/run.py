@@ -233,7 +233,7 @@ def check_one(checkpoint, model, target: Target, folder, calibration, inputs, st
     # The row's variant can depend on what the export chose (e.g. the int8 scheme): read it from the file.
     details = {**options_details(target, options), **file_details(path)}
     common["tolerance"] = engine.tolerance_for(target.format, target.precision, details, model.state_dict())
-    common["emulation"] = engine.emulation_for(target.format, target.precision, details)
+    common["emulation"] = engine.emulation_for(target.format, target.precision, details, path)
     return engine.check(
         path, target.format, target.precision, target.runtime, ref, inputs, styles,
         device=config.device, runs=config.runs, path=path, size_bytes=size, origin=origin, **common,

@@ -88,6 +88,7 @@ class Emulation:
 
     scheme: str  # e.g. "onnx:a16w8-pc", "coreml:int8", "tfjs:uint8"
     tolerance: Tolerance
+    activations: tuple = ()  # emulate.ActivationGrids a QDQ file declares (calibrated ranges, not weights)
 
 
 def bound_text(tol: Tolerance) -> str:
@@ -266,15 +267,25 @@ def tolerance_for(
     return lookup(fmt, precision, variant_of(fmt, precision, details, exact))
 
 
-def emulation_for(fmt: str, precision: Precision, details: Mapping[str, Any] | None = None) -> Emulation | None:
+def emulation_for(
+    fmt: str, precision: Precision, details: Mapping[str, Any] | None = None, path: Path | str | None = None
+) -> Emulation | None:
     """The second condition for an artifact whose declared scheme quantizes weights, else None. The
     scheme comes from what the artifact declares (format, precision, ONNX ``int8_scheme``); the
-    emulated weights from the checkpoint (never from the artifact's stored weights)."""
-    from styleport.verification.emulate import scheme_of
+    emulated weights from the checkpoint (never from the artifact's stored weights). ONNX QDQ files
+    also declare activation grids, read from ``path`` (an ONNX int8 file without them: None)."""
+    from styleport.verification import emulate
 
-    scheme = scheme_of(fmt, precision, details)
+    scheme = emulate.scheme_of(fmt, precision, details)
     row = emulated_row(fmt, precision, variant_of(fmt, precision, details)) if scheme else None
-    return Emulation(scheme, row) if row is not None else None
+    if row is None:
+        return None
+    activations: tuple = ()
+    if scheme.startswith("onnx:"):
+        activations = emulate.activation_grids(fmt, path)
+        if not activations:
+            return None
+    return Emulation(scheme, row, activations)
 
 
 def judge(
@@ -355,8 +366,10 @@ class Reference:
             self._cache[key] = self.session.run(quantize_input(inp.image, bits), weights)
         return self._cache[key]
 
-    def emulated(self, inp: Input, style: str, weights: np.ndarray | None, bits: int | None, scheme: str) -> np.ndarray:
-        """The output of the checkpoint's weights put through ``scheme`` (torch fp32 on the dequantized weights)."""
+    def emulated(
+        self, inp: Input, style: str, weights: np.ndarray | None, bits: int | None, scheme: Emulation
+    ) -> np.ndarray:
+        """The output of the checkpoint's weights put through the emulation (torch fp32, dequantized weights)."""
         key = (inp.label, style, bits, scheme)
         if key not in self._cache:
             if scheme not in self._emulated:
@@ -364,18 +377,11 @@ class Reference:
             self._cache[key] = self._emulated[scheme].run(quantize_input(inp.image, bits), weights)
         return self._cache[key]
 
-    def _emulated_session(self, scheme: str):
-        import copy
-
-        import torch
-
-        from styleport import reference
+    def _emulated_session(self, emulation: Emulation):
         from styleport.runtimes.torch import TorchRuntime
-        from styleport.verification.emulate import emulate
+        from styleport.verification.emulate import emulated_model
 
-        w = emulate(reference.weights_of(self.model.state_dict()), scheme)
-        net = copy.deepcopy(self.model)
-        net.load_state_dict({k: torch.from_numpy(v).float() for k, v in w.items()})
+        net = emulated_model(self.model, emulation.scheme, emulation.activations)
         return TorchRuntime().session_for(net, self.device)
 
     def latency(self, inp: Input, weights: np.ndarray | None, runs: int) -> Latency:
@@ -448,7 +454,7 @@ def check(
                     err = f"returned shape {got.shape} for a {inp.size[0]}x{inp.size[1]} input, expected {want.shape}"
                     cases.append(CaseResult(inp.photo, inp.size, style, None, False, err, shape_mismatch=True))
                     continue
-                emulated = reference.emulated(inp, style, weights, bits, emulation.scheme) if emulation else None
+                emulated = reference.emulated(inp, style, weights, bits, emulation) if emulation else None
                 diff, ediff, ok = judge(want, got, tolerance, emulated, emulation)
                 cases.append(CaseResult(inp.photo, inp.size, style, diff, ok, emulated=ediff))
                 score = diff.psnr if not math.isnan(diff.psnr) else -math.inf

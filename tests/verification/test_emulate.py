@@ -33,7 +33,7 @@ def _weights(seed: int = 0) -> dict[str, np.ndarray]:
 def test_the_scheme_is_what_the_artifact_declares():
     assert emulate.scheme_of("onnx", P.INT8, {"int8_scheme": "a16w8-pc"}) == "onnx:a16w8-pc"
     assert emulate.scheme_of("ort", P.INT8, {"int8_scheme": "a16w8"}) == "onnx:a16w8"
-    assert emulate.scheme_of("onnx", P.INT8, {"int8_scheme": "a8w8"}) is None  # 8-bit activations: not emulated
+    assert emulate.scheme_of("onnx", P.INT8, {"int8_scheme": "a8w8"}) == "onnx:a8w8"
     assert emulate.scheme_of("onnx", P.INT8, {}) is None  # scheme unknown: nothing to emulate
     assert emulate.scheme_of("onnx", P.FP16, {}) is None
     assert emulate.scheme_of("tfjs", P.UINT8, None) == "tfjs:uint8"
@@ -91,3 +91,50 @@ def test_tfjs_uint8_matches_tensorflowjs():
         want = tfjs.dequantize_weights(q, meta, np.float32)
         np.testing.assert_allclose(out[name], want, rtol=0, atol=1e-6, err_msg=name)
     assert not np.array_equal(out["in1.weight"], w["in1.weight"])  # every float tensor, norms included
+
+
+def _qdq_conv_file(path, x_scale: float, y_scale: float) -> None:
+    """A one-conv QDQ graph as ORT's quantizer writes it: DQ(Q(x)) -> Conv(weights named by layer) -> Q -> DQ."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [
+        numpy_helper.from_array(np.zeros((8, 3, 9, 9), np.float32), "conv1.conv2d.weight"),
+        numpy_helper.from_array(np.array(x_scale, np.float32), "x_scale"),
+        numpy_helper.from_array(np.array(0, np.uint16), "x_zero_point"),
+        numpy_helper.from_array(np.array(y_scale, np.float32), "y_scale"),
+        numpy_helper.from_array(np.array(128, np.uint8), "y_zero_point"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero_point"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "x_scale", "x_zero_point"], ["xd"]),
+        helper.make_node("Conv", ["xd", "conv1.conv2d.weight"], ["y"]),
+        helper.make_node("QuantizeLinear", ["y", "y_scale", "y_zero_point"], ["yq"]),
+        helper.make_node("DequantizeLinear", ["yq", "y_scale", "y_zero_point"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 9, 9])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 8, 1, 1])],
+        inits,
+    )
+    onnx.save(helper.make_model(graph), str(path))
+
+
+def test_activation_grids_are_read_from_a_qdq_file_and_applied_around_the_conv(tmp_path):
+    import torch
+
+    from tests.conftest import make_net, random_image, torch_run
+
+    path = tmp_path / "qdq.onnx"
+    _qdq_conv_file(path, 0.5, 0.25)
+    grids = emulate.onnx_activation_grids(path)
+    assert grids == (("conv1", emulate.Grid(0.5, 0, 0, 65535), emulate.Grid(0.25, 128, 0, 255)),)
+    net = make_net()
+    image = random_image(24, 20)
+    plain = torch_run(emulate.emulated_model(net, "onnx:a16w8", ()), image)
+    coarse = torch_run(emulate.emulated_model(net, "onnx:a16w8", grids), image)
+    assert np.abs(plain - coarse).max() > 1.0  # the 8-bit output grid of conv1 shows
+    y = torch.linspace(-40, 40, 101)
+    assert torch.equal(emulate._fake(y, grids[0][2]), torch.clamp(torch.round(y / 0.25), -128, 127) * 0.25)

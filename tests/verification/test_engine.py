@@ -191,8 +191,10 @@ def test_a_weight_quantized_artifact_must_also_match_its_emulation(fake):
 def test_emulation_only_for_declared_weight_quantization():
     assert engine.emulation_for("onnx", Precision.FP16) is None
     assert engine.emulation_for("onnx", Precision.INT8, {}) is None  # scheme not declared: float row only
-    assert engine.emulation_for("onnx", Precision.INT8, {"int8_scheme": "a8w8"}) is None
-    assert engine.emulation_for("ort", Precision.INT8, {"int8_scheme": "a16w8-pc"}).scheme == "onnx:a16w8-pc"
+    # a QDQ file's activation grids come from the file: none readable, no second condition
+    assert engine.emulation_for("ort", Precision.INT8, {"int8_scheme": "a16w8-pc"}) is None
+    assert engine.emulation_for("onnx", Precision.INT8, {"int8_scheme": "a8w8"}, "missing.onnx") is None
+    assert engine.emulation_for("tflite", Precision.INT8).scheme == "tflite:int8"
     tensor = engine.emulation_for("coreml", Precision.INT8, {"io": "tensor"})
     image = engine.emulation_for("coreml", Precision.INT8, {"io": "image"})
     assert tensor.tolerance.variant == "io=tensor" and image.tolerance.variant == ""
