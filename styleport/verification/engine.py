@@ -347,7 +347,7 @@ class Reference:
         from styleport.runtimes.torch import TorchRuntime
 
         self.model = model
-        self._emulated: dict[str, Any] = {}  # scheme -> torch session of the emulated weights
+        self._emulated: dict[tuple, Any] = {}  # (scheme, activation grids) -> torch session
         self.device = device
         self.session = TorchRuntime().session_for(model, device)
         where = device
@@ -370,11 +370,12 @@ class Reference:
         self, inp: Input, style: str, weights: np.ndarray | None, bits: int | None, scheme: Emulation
     ) -> np.ndarray:
         """The output of the checkpoint's weights put through the emulation (torch fp32, dequantized weights)."""
-        key = (inp.label, style, bits, scheme)
+        what = (scheme.scheme, scheme.activations)  # rows differ by variant, the emulated network does not
+        key = (inp.label, style, bits, what)
         if key not in self._cache:
-            if scheme not in self._emulated:
-                self._emulated[scheme] = self._emulated_session(scheme)
-            self._cache[key] = self._emulated[scheme].run(quantize_input(inp.image, bits), weights)
+            if what not in self._emulated:
+                self._emulated[what] = self._emulated_session(scheme)  # k-means palettes: ~10-40 s, once
+            self._cache[key] = self._emulated[what].run(quantize_input(inp.image, bits), weights)
         return self._cache[key]
 
     def _emulated_session(self, emulation: Emulation):
