@@ -37,13 +37,13 @@ VERIFY = tuple(sorted((ROOT / "tests" / "fixtures" / "photos").glob("*.jpg")))
 SIZES = "48x64,37x53"
 
 
-def run(model_path: Path, other_path: Path, formats, sizes, folder: Path, progress=print):
+def run(model_path: Path, other_path: Path, formats, sizes, folder: Path, progress=print, precisions=()):
     checkpoint = checkpoints.load(model_path)
     model = checkpoint.build("cpu")
     w, other = reference.read_weights(model_path), reference.read_weights(other_path)
     images = images_at(list(VERIFY), [s for s in sizes for _ in VERIFY])
     measured = faults.cases(w, images, other)
-    rows = faults.every_row(formats)
+    rows = [r for r in faults.every_row(formats) if not precisions or r.precision.value in precisions]
     return faults.measure(model, checkpoint, rows, measured, folder, CALIBRATION, progress=progress)
 
 
@@ -240,6 +240,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, default=MODELS / "great_wave.pth")
     parser.add_argument("--other", type=Path, default=MODELS / "starry_night.pth", help="the 'other style' fault")
     parser.add_argument("--formats", default="", help="comma-separated (default: every registered format)")
+    parser.add_argument("--precisions", default="", help="comma-separated (default: every precision of each format)")
     parser.add_argument("--sizes", default=SIZES)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "verification.md")
     parser.add_argument("--json", type=Path, help="also write every verdict and number as JSON")
@@ -252,14 +253,18 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     sizes = parse_sizes(args.sizes)
     formats = tuple(f for f in args.formats.split(",") if f)
+    precisions = tuple(p for p in args.precisions.split(",") if p)
     if args.render:
         parts = [json.loads(p.read_text()) for p in args.render]
-        results = [r for part in parts for r in from_json(part)]
+        by_label = {}  # a row measured again in a later part replaces the earlier one
+        for r in (r for part in parts for r in from_json(part)):
+            by_label[r.row.label] = r
+        results = list(by_label.values())
         seconds = sum(part["seconds"] for part in parts)
     else:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            results = run(args.model, args.other, formats, sizes, Path(tmp))
+            results = run(args.model, args.other, formats, sizes, Path(tmp), precisions=precisions)
         seconds = time.perf_counter() - start
         if args.json:
             text = json.dumps(to_json(results, seconds), indent=1, default=lambda x: None if not np.isfinite(x) else x)

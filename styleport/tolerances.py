@@ -95,10 +95,6 @@ EMULATED: tuple[Tolerance, ...] = (
     # CoreML: fp16 compute is not emulated. Image I/O adds the 8-bit output rounding (as the float row).
     Tolerance("coreml", P.INT8, 54.0, None, "int8 weights emulated, fp16 compute + 8-bit output: GW 58.2, SN 256 58.6"),
     Tolerance("coreml", P.INT8, 58.0, None, "int8 weights emulated, fp16 compute: GW 48x64 65.6 dB", "io=tensor"),
-    Tolerance("coreml", P.PALETTE6, 54.0, None, "coremltools' k-means emulated, fp16 compute + 8-bit output"),
-    Tolerance("coreml", P.PALETTE6, 58.0, None, "coremltools' k-means emulated, fp16 compute", "io=tensor"),
-    Tolerance("coreml", P.PALETTE4, 54.0, None, "coremltools' k-means emulated, fp16 compute + 8-bit output"),
-    Tolerance("coreml", P.PALETTE4, 58.0, None, "coremltools' k-means emulated, fp16 compute", "io=tensor"),
     # TFLite: the per-run activation quantization is emulated per tensor, not bit-exactly (XNNPACK's own rounding):
     # GW 48x64 57.9-58.8 dB, held-out 256 px GW 52.3, SN 51.3. 1% noise (50.0) is a known miss; x1.02 (46.6) is caught.
     Tolerance("tflite", P.INT8, 49.0, None, "int8 weights + per-run int8 inputs emulated: 256 px GW/SN 51.3-52.3 dB"),

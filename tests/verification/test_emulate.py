@@ -37,7 +37,7 @@ def test_the_scheme_is_what_the_artifact_declares():
     assert emulate.scheme_of("onnx", P.INT8, {}) is None  # scheme unknown: nothing to emulate
     assert emulate.scheme_of("onnx", P.FP16, {}) is None
     assert emulate.scheme_of("tfjs", P.UINT8, None) == "tfjs:uint8"
-    assert emulate.scheme_of("coreml", P.PALETTE4, {}) == "coreml:palette4"
+    assert emulate.scheme_of("coreml", P.PALETTE4, {}) is None  # k-means not reproduced closely enough
     with pytest.raises(ValueError, match="unknown quantization scheme"):
         emulate.emulate(_weights(), "onnx16:x")
 
