@@ -166,7 +166,7 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float, parts: in
         "",
         "Result: "
         + (
-            f"every row passes its right artifact and no separable fault goes unlisted; "
+            "every row passes its right artifact and no separable fault goes unlisted; "
             + (
                 "the issue's requirement is met."
                 if not missed
