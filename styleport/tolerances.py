@@ -87,17 +87,21 @@ TOLERANCES: tuple[Tolerance, ...] = (
 # (fp16 compute, 16-bit or per-run activation quantization, 8-bit image output). Keyed like TOLERANCES.
 EMULATED: tuple[Tolerance, ...] = (
     # Exact emulation (same grid, fp32 compute): as tight as an fp32 row; the max-abs bound catches norm eps x100.
-    Tolerance("tfjs", P.UINT8, 90.0, 0.02, "same affine grid, fp32 compute: GW 48x64 125.5 dB; 256 px GW/SN 114-117"),
-    # QDQ a16w8 with the file's activation grids: 16-bit rounding order only. Held-out 256 px: GW 89.3, SN 90.4-90.5
-    # (onnx/ort); GW 48x64: 89.0-89.6 (auto scheme), 86.5 (a16w8). Norm eps x100: 82.1-82.6 dB (caught).
+    Tolerance(
+        "tfjs", P.UINT8, 90.0, 0.02, "same affine grid, fp32 compute: GW 48x64 125.5 dB; 256 px, 3 styles 114-117"
+    ),
+    # QDQ a16w8 with the file's activation grids: 16-bit rounding order only. Held-out 256 px (styleport parity):
+    # GW 89.3, SN 90.5, composition_viii 92.4, cafe_terrace 90.1 (onnx; ort GW 89.5, SN 90.4); GW 48x64: 89.0-89.6
+    # (auto scheme), 86.5 (a16w8). Norm eps x100: 82.1-82.6 dB (caught).
     Tolerance("onnx", P.INT8, 84.0, None, "int8 weights + the file's 16-bit activation grids: GW/SN 86.5-90.5 dB"),
     Tolerance("ort", P.INT8, 84.0, None, "int8 weights + the file's 16-bit activation grids: GW/SN 89.0-90.4 dB"),
     # CoreML: fp16 compute is not emulated. Image I/O adds the 8-bit output rounding (as the float row).
     Tolerance("coreml", P.INT8, 54.0, None, "int8 weights emulated, fp16 compute + 8-bit output: GW 58.2, SN 256 58.6"),
     Tolerance("coreml", P.INT8, 58.0, None, "int8 weights emulated, fp16 compute: GW 48x64 65.6 dB", "io=tensor"),
     # TFLite: the per-run activation quantization is emulated per tensor, not bit-exactly (XNNPACK's own rounding):
-    # GW 48x64 57.9-58.8 dB, held-out 256 px GW 52.3, SN 51.3. 1% noise (50.0) is a known miss; x1.02 (46.6) is caught.
-    Tolerance("tflite", P.INT8, 49.0, None, "int8 weights + per-run int8 inputs emulated: 256 px GW/SN 51.3-52.3 dB"),
+    # GW 48x64 57.9-58.8 dB; held-out 256 px GW 52.3, SN 51.3, composition_viii 51.0, cafe_terrace 52.0. 1% noise
+    # (50.0) is a known miss; x1.02 (46.6) is caught.
+    Tolerance("tflite", P.INT8, 49.0, None, "int8 weights + per-run int8 inputs emulated: 256 px, 4 styles 51.0-52.3"),
 )
 
 
