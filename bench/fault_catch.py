@@ -13,6 +13,7 @@ Exit status 1 if a row fails the right artifact or misses a required fault.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -25,6 +26,8 @@ import numpy as np
 from styleport import checkpoints, faults, reference
 from styleport.export.calibration import images_at
 from styleport.parity.command import parse_sizes
+from styleport.precision import Precision
+from styleport.tolerances import Tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "styleport" / "data" / "models"
@@ -34,13 +37,13 @@ VERIFY = tuple(sorted((ROOT / "tests" / "fixtures" / "photos").glob("*.jpg")))
 SIZES = "48x64,37x53"
 
 
-def run(model_path: Path, other_path: Path, formats, sizes, folder: Path, progress=print):
+def run(model_path: Path, other_path: Path, formats, sizes, folder: Path, progress=print, precisions=()):
     checkpoint = checkpoints.load(model_path)
     model = checkpoint.build("cpu")
     w, other = reference.read_weights(model_path), reference.read_weights(other_path)
     images = images_at(list(VERIFY), [s for s in sizes for _ in VERIFY])
     measured = faults.cases(w, images, other)
-    rows = faults.every_row(formats)
+    rows = [r for r in faults.every_row(formats) if not precisions or r.precision.value in precisions]
     return faults.measure(model, checkpoint, rows, measured, folder, CALIBRATION, progress=progress)
 
 
@@ -55,10 +58,13 @@ def cell_text(cell: faults.Cell) -> str:
         verdict = "missed (known miss)"
     else:
         verdict = "**MISSED**"
-    return f"{cell.psnr:.1f} / {cell.max_abs:.3g} {verdict}"
+    emu = ""
+    if cell.emulated_psnr is not None:
+        emu = f"; emu {cell.emulated_psnr:.1f} / {cell.emulated_max_abs:.3g}"
+    return f"{cell.psnr:.1f} / {cell.max_abs:.3g}{emu} {verdict}"
 
 
-def markdown(results, model: Path, other: Path, sizes, seconds: float) -> str:
+def markdown(results, model: Path, other: Path, sizes, seconds: float, parts: int = 1) -> str:
     names = [f.name for f in faults.FAULTS]
     lines = [
         "# How we know an artifact is right",
@@ -69,11 +75,21 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float) -> str:
         "against its tolerance row (`styleport/tolerances.py`). A row is only worth something if a wrong",
         "artifact fails it, so each row is put to the test here: the right artifact must pass, and each",
         "realistic fault must be **caught** (at least one case outside the row, which fails verification).",
-        "Required: fp32 / fp16 rows catch every fault; lossy rows (int8, uint8, palette) every fault but",
-        "the smallest noise -- except faults *inseparable* from the format's own error: within",
-        f"{faults.GAP_DB:g} dB of the right artifact's worst PSNR and {faults.MAX_ABS_RATIO:g}x its max abs, a smaller change",
-        "than the format itself makes, which no row can catch without failing right artifacts too (the",
-        "right artifact's PSNR moves ~1.5 dB across styles, photos and sizes).",
+        "Required (issue #11): fp32 / fp16 rows catch every fault; lossy rows (int8, uint8, palette) every",
+        "fault but the smallest noise. A required fault that is not caught is counted as a miss below, with",
+        "its reason: *inseparable* (within",
+        f"{faults.GAP_DB:g} dB of the right artifact's worst PSNR and {faults.MAX_ABS_RATIO:g}x its max abs -- under both conditions when",
+        "there are two -- a smaller change than the format itself makes, which no row can catch without",
+        "failing right artifacts too) or a listed *known miss*.",
+        "",
+        "**Two conditions for weight-quantized artifacts.** A lossy artifact's own quantization error is as",
+        "large as a subtle fault, so its float row (what users care about) cannot tell them apart. Such an",
+        "artifact must also match a *quantization-emulated reference*: the checkpoint's weights put through",
+        "the scheme the artifact declares (`styleport/verification/emulate.py`: symmetric int8 grids for",
+        "ONNX/ORT/CoreML/TFLite, TF.js's affine uint8 grid, coremltools' k-means palettes; ONNX QDQ activation",
+        "grids read from the file -- calibrated ranges, never its weights; TFLite's per-run int8 activations),",
+        "within a tight second row (`tolerances.EMULATED`). A faulty artifact moves away from the emulation",
+        "by the fault's full effect. Cells of such rows show `float PSNR / max abs; emu PSNR / max abs`.",
         "",
         "How the numbers are made:",
         "",
@@ -88,7 +104,13 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float) -> str:
         "  the faulty artifact's output is the real artifact's output plus the fault's effect computed by the",
         "  reference, clipped to 0..255 (tests/test_faults.py also exports faulted networks for real);",
         "  output faults (channel swap, blur, constant) are applied to the artifact's output;",
-        "- each cell: worst PSNR (dB) / worst max abs (0..255) over the cases, and the verdict.",
+        "- each cell: worst PSNR (dB) / worst max abs (0..255) over the cases, and the verdict, from the",
+        "  engine's own rule (`styleport.verification.engine.judge`, the code `export`, `parity` and `verify` run);",
+        "- sizes: the table stays at small crops of the test photos (a full table at the 256 px parity sizes",
+        "  takes hours on the shared 2-core machine it was made on). The emulated rows were also measured where",
+        "  parity measures: `styleport parity` on the held-out verification photos (eiffelTower, montStMichel,",
+        "  neuschwansteinCastle) at 256x256 and 239x321 for the bundled styles; those numbers are in each row's",
+        "  reason in `styleport/tolerances.py` and set the rows where they are lower than here.",
         "",
         "Faults: " + "; ".join(f"**{f.name}**: {f.what}" for f in faults.FAULTS) + ".",
         "",
@@ -98,13 +120,22 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float) -> str:
     for r in results:
         tol = r.tolerance
         bound = f">= {tol.min_psnr:g} dB" + (f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else "")
+        if r.emulation is not None:
+            et = r.emulation.tolerance
+            bound += f"; emu ({r.emulation.scheme}) >= {et.min_psnr:g} dB" + (
+                f", max abs <= {et.max_abs:g}" if et.max_abs is not None else ""
+            )
         variant = f" [{r.variant}]" if r.variant else ""
         right = r.cells["right"]
-        right_text = f"{right.psnr:.1f} / {right.max_abs:.3g} {'FAILS' if right.caught else 'passes'}"
+        emu = (
+            f"; emu {right.emulated_psnr:.1f} / {right.emulated_max_abs:.3g}" if right.emulated_psnr is not None else ""
+        )
+        right_text = f"{right.psnr:.1f} / {right.max_abs:.3g}{emu} {'FAILS' if right.caught else 'passes'}"
         cells = " | ".join(cell_text(r.cells[n]) for n in names)
         lines.append(f"| {r.row.label}{variant} | {r.runtime} | {bound} | {right_text} | {cells} |")
     bad = [f"{r.row.label}: {'; '.join(r.problems)}" for r in results if r.problems]
     missed = [(r, n, c) for r in results for n, c in r.cells.items() if n != "right" and c.required and not c.caught]
+    required = sum(c.required for r in results for n, c in r.cells.items() if n != "right")
     known = [(r, n, c) for r, n, c in missed if c.known and not c.inseparable]
     inseparable = [(r, n, c) for r, n, c in missed if c.inseparable]
     if known:
@@ -118,21 +149,98 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float) -> str:
     by_fault = sorted({n for _, n, _ in inseparable})
     lines += [
         "",
+        f"Caught: **{required - len(missed)} / {required}** required (row, fault) cells; misses by row:",
+        "",
+    ]
+    lines += [
+        f"- {r.row.label}: "
+        + ", ".join(
+            f"{n} ({'inseparable' if c.inseparable else 'known miss' if c.known else 'MISSED'})"
+            for n, c in r.cells.items()
+            if n != "right" and c.required and not c.caught
+        )
+        for r in results
+        if any(n != "right" and c.required and not c.caught for n, c in r.cells.items())
+    ]
+    lines += [
+        "",
         "Result: "
         + (
-            f"every row passes its right artifact and catches every required fault, except {len(inseparable)} inseparable "
-            f"cells (faults smaller than the format's own error: {', '.join(by_fault)}) and {len(known)} known misses."
+            "every row passes its right artifact and no separable fault goes unlisted; "
+            + (
+                "the issue's requirement is met."
+                if not missed
+                else f"the requirement is NOT met: {len(missed)} required cells are missed, {len(inseparable)} inseparable "
+                f"(faults smaller than the format's own error: {', '.join(by_fault)}) and {len(known)} known misses."
+            )
             if not bad
             else "PROBLEMS: " + " | ".join(bad)
         ),
     ]
     lines += [
         "",
-        f"Measured in {seconds:.0f} s on {platform.machine()} {platform.system()} ({platform.processor() or 'cpu'}),",
+        f"Measured in {seconds:.0f} s"
+        + (f" (the sum of {parts} parts measured apart, `--render`)" if parts > 1 else "")
+        + f" on {platform.machine()} {platform.system()} ({platform.processor() or 'cpu'}), a 2-core machine shared",
+        "with training runs (load average ~15-19 while measuring),",
         "CoreML through styleport's numpy ML Program interpreter (Apple's runtime needs macOS).",
         "",
     ]
     return "\n".join(lines)
+
+
+def _tol(t) -> dict:
+    return {
+        k: getattr(t, k) if k != "precision" else t.precision.value
+        for k in ("format", "precision", "min_psnr", "max_abs", "reason", "variant")
+    }
+
+
+def _untol(d: dict) -> Tolerance:
+    return Tolerance(
+        d["format"], Precision.parse(d["precision"]), d["min_psnr"], d["max_abs"], d["reason"], d["variant"]
+    )
+
+
+def to_json(results, seconds: float) -> dict:
+    """Every verdict and number of a run, as measured (so parts measured separately render as one table)."""
+    return {
+        "seconds": seconds,
+        "rows": [
+            {
+                "format": r.row.format,
+                "precision": r.row.precision.value,
+                "options": dict(r.row.options),
+                "variant": r.variant,
+                "runtime": r.runtime,
+                "tolerance": _tol(r.tolerance),
+                "emulation": {"scheme": r.emulation.scheme, "tolerance": _tol(r.emulation.tolerance)}
+                if r.emulation
+                else None,
+                "cells": {n: dataclasses.asdict(c) for n, c in r.cells.items()},
+            }
+            for r in results
+        ],
+    }
+
+
+def from_json(data: dict) -> list:
+    from styleport.verification.engine import Emulation
+
+    out = []
+    for d in data["rows"]:
+        emu = d["emulation"]
+        out.append(
+            faults.RowResult(
+                faults.Row(d["format"], Precision.parse(d["precision"]), d["options"]),
+                _untol(d["tolerance"]),
+                d["variant"],
+                {n: faults.Cell(**c) for n, c in d["cells"].items()},
+                d["runtime"],
+                Emulation(emu["scheme"], _untol(emu["tolerance"])) if emu else None,
+            )
+        )
+    return out
 
 
 def main(argv=None) -> int:
@@ -140,33 +248,40 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, default=MODELS / "great_wave.pth")
     parser.add_argument("--other", type=Path, default=MODELS / "starry_night.pth", help="the 'other style' fault")
     parser.add_argument("--formats", default="", help="comma-separated (default: every registered format)")
+    parser.add_argument("--precisions", default="", help="comma-separated (default: every precision of each format)")
     parser.add_argument("--sizes", default=SIZES)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "verification.md")
-    parser.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    parser.add_argument("--json", type=Path, help="also write every verdict and number as JSON")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        nargs="+",
+        help="no measuring: write the table from these --json files (parts measured apart; a later row replaces one of the same label)",
+    )
     args = parser.parse_args(argv)
     sizes = parse_sizes(args.sizes)
     formats = tuple(f for f in args.formats.split(",") if f)
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        results = run(args.model, args.other, formats, sizes, Path(tmp))
-    text = markdown(results, args.model, args.other, sizes, time.perf_counter() - start)
+    precisions = tuple(p for p in args.precisions.split(",") if p)
+    if args.render:
+        parts = [json.loads(p.read_text()) for p in args.render]
+        by_label = {}  # a row measured again in a later part replaces the earlier one
+        for r in (r for part in parts for r in from_json(part)):
+            by_label[r.row.label] = r
+        results = list(by_label.values())
+        seconds = sum(part["seconds"] for part in parts)
+        count = len(parts)
+    else:
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            results = run(args.model, args.other, formats, sizes, Path(tmp), precisions=precisions)
+        seconds = time.perf_counter() - start
+        count = 1
+        if args.json:
+            text = json.dumps(to_json(results, seconds), indent=1, default=lambda x: None if not np.isfinite(x) else x)
+            args.json.write_text(text)
+    text = markdown(results, args.model, args.other, sizes, seconds, count)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    if args.json:
-        data = [
-            {
-                "row": r.row.label,
-                "variant": r.variant,
-                "min_psnr": r.tolerance.min_psnr,
-                "max_abs": r.tolerance.max_abs,
-                "cells": {
-                    n: {"psnr": c.psnr, "max_abs": c.max_abs, "caught": c.caught, "required": c.required}
-                    for n, c in r.cells.items()
-                },
-            }
-            for r in results
-        ]
-        args.json.write_text(json.dumps(data, indent=1, default=lambda x: None if not np.isfinite(x) else x))
     print(f"wrote {args.out}")
     return 1 if any(r.problems for r in results) else 0
 

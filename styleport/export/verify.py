@@ -25,6 +25,7 @@ from styleport.verification.engine import (
     Reference,
     ToleranceError,
     check,
+    emulation_for,
     load_inputs,
     raise_for,
     style_cases,
@@ -85,7 +86,7 @@ def verify_artifact(
     with Reference(model, "cpu") as reference:
         result = check(
             path, fmt, precision, runtime, reference, inputs, style_cases(model.num_styles),
-            tolerance=tolerance, device=device, path=path,
+            tolerance=tolerance, emulation=emulation_for(fmt, precision, details, path), device=device, path=path,
         )  # fmt: skip
     if raise_on_failure:
         raise_for(path, result)

@@ -27,6 +27,7 @@ COLUMNS = (
     "mean abs",
     "PSNR (min)",
     "SSIM (min)",
+    "vs emulated: PSNR / max abs",
     "latency median / p90",
     "size",
     "ran on",
@@ -54,7 +55,7 @@ def row(r: ArtifactResult) -> tuple[str, ...]:
     status = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIPPED"}[r.status]
     if r.status == "skipped" or not r.cases:
         note = r.reason
-        return (r.name, status, "-", "-", "-", "-", "-", human_size(r.size_bytes), note)
+        return (r.name, status, "-", "-", "-", "-", "-", "-", human_size(r.size_bytes), note)
     return (
         r.name,
         status,
@@ -62,17 +63,31 @@ def row(r: ArtifactResult) -> tuple[str, ...]:
         f"{r.mean_abs:.3g}",
         format_psnr(r.psnr),
         f"{r.ssim:.4f}",
+        _emulated(r),
         _latency(r),
         human_size(r.size_bytes),
         r.label,
     )
 
 
+def _emulated(r: ArtifactResult) -> str:
+    """The worst case against the quantization-emulated reference ("-": the artifact has no such condition)."""
+    if r.emulation is None or not r.cases:
+        return "-"
+    return f"{format_psnr(r.emulated_psnr)} / {r.emulated_max_abs:.3g}"
+
+
 def tolerance_text(r: ArtifactResult) -> str:
     t = r.tolerance
     if t is None:
         return "-"
-    return f"PSNR >= {t.min_psnr:g} dB" + (f", max abs <= {t.max_abs:g}" if t.max_abs is not None else "")
+    text = f"PSNR >= {t.min_psnr:g} dB" + (f", max abs <= {t.max_abs:g}" if t.max_abs is not None else "")
+    if r.emulation is not None:
+        e = r.emulation.tolerance
+        text += f"; vs {r.emulation.scheme} emulation PSNR >= {e.min_psnr:g} dB" + (
+            f", max abs <= {e.max_abs:g}" if e.max_abs is not None else ""
+        )
+    return text
 
 
 def to_json(run: ParityRun) -> dict:
@@ -95,6 +110,16 @@ def to_json(run: ParityRun) -> dict:
             }
             if r.tolerance
             else None,
+            "emulation": {
+                "scheme": r.emulation.scheme,
+                "min_psnr": r.emulation.tolerance.min_psnr,
+                "max_abs": r.emulation.tolerance.max_abs,
+                "reason": r.emulation.tolerance.reason,
+                "psnr_min": _num(r.emulated_psnr) if r.cases else None,
+                "max_abs_worst": _num(r.emulated_max_abs) if r.cases else None,
+            }
+            if r.emulation
+            else None,
             "max_abs": _num(r.max_abs) if r.cases else None,
             "mean_abs": _num(r.mean_abs) if r.cases else None,
             "psnr_min": _num(r.psnr) if r.cases else None,
@@ -109,6 +134,11 @@ def to_json(run: ParityRun) -> dict:
                     "passed": c.passed,
                     "error": c.error,
                     **({k: _num(v) for k, v in dataclasses.asdict(c.diff).items()} if c.diff else {}),
+                    **(
+                        {"emulated": {k: _num(v) for k, v in dataclasses.asdict(c.emulated).items()}}
+                        if c.emulated
+                        else {}
+                    ),
                 }
                 for c in r.cases
             ],
@@ -206,6 +236,8 @@ def to_html(run: ParityRun, pictures: dict[str, tuple[str, str, str]]) -> str:
         caption = (
             f"{r.name} ({r.status}), worst case {r.sample.key}: PSNR {format_psnr(r.psnr)}, max abs {r.max_abs:.3g}"
         )
+        if r.emulation is not None:
+            caption += f"; vs emulated: {_emulated(r)}"
         panels.append(
             f"<section><h3>{e(caption)}</h3><div class='trio'>"
             f"<figure><img src='{a}' alt='reference'><figcaption>reference ({e(ref.label)})</figcaption></figure>"

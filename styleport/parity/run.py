@@ -231,9 +231,9 @@ def check_one(checkpoint, model, target: Target, folder, calibration, inputs, st
             target.format, target.precision, target.runtime, Status.FAILED, reason=f"export failed: {exc}", **common
         )
     # The row's variant can depend on what the export chose (e.g. the int8 scheme): read it from the file.
-    common["tolerance"] = engine.tolerance_for(
-        target.format, target.precision, {**options_details(target, options), **file_details(path)}, model.state_dict()
-    )
+    details = {**options_details(target, options), **file_details(path)}
+    common["tolerance"] = engine.tolerance_for(target.format, target.precision, details, model.state_dict())
+    common["emulation"] = engine.emulation_for(target.format, target.precision, details, path)
     return engine.check(
         path, target.format, target.precision, target.runtime, ref, inputs, styles,
         device=config.device, runs=config.runs, path=path, size_bytes=size, origin=origin, **common,

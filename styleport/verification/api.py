@@ -139,7 +139,10 @@ def verify(
                 inputs = engine.load_inputs(photos, sizes_for(item.info, sizes))
                 result = engine.check(
                     item.path, item.format, item.precision, runtime, ref, inputs, styles,
-                    tolerance=tolerance, device=device, runs=runs, **common,
+                    tolerance=tolerance, emulation=engine.emulation_for(
+                        item.format, item.precision, item.info.details, item.path
+                    ),
+                    device=device, runs=runs, **common,
                 )  # fmt: skip
                 results.append(result)
             say(f"{item.path}: {results[-1].summary()}")

@@ -10,7 +10,12 @@
    reference with the *same* input quantization the artifact applies (``Session.input_bits``:
    CoreML image inputs hold uint8 pixels, so the reference gets the rounded image too);
 4. every case is compared (styleport.metrics) with the tolerance row for the artifact
-   (``tolerance_for``); a wrong output shape is a failed case of its own.
+   (``tolerance_for``); a wrong output shape is a failed case of its own;
+5. a weight-quantized artifact (int8, uint8, palette) must also match the *quantization-emulated*
+   reference -- the checkpoint's weights put through the artifact's declared scheme
+   (``styleport.verification.emulate``, ``emulation_for``) -- within a tight second row
+   (``tolerances.EMULATED``): the float row is what users care about, the second proves it is the
+   right artifact (a faulty one moves away from the emulation by the fault's full effect).
 
 The result is an ``ArtifactResult`` with a ``Status``; ``raise_for`` turns a failure into a typed
 error carrying the numbers (``ToleranceError``, ``ShapeMismatchError``).
@@ -33,6 +38,13 @@ from styleport.parity.latency import Latency, measure
 from styleport.precision import Precision
 from styleport.runtimes.base import RunInfo, RuntimeUnavailable
 from styleport.tolerances import Tolerance, fp16_exact, lookup, variant_of
+from styleport.verification.references import (  # noqa: F401  (re-exported: callers use engine.Reference etc.)
+    Emulation,
+    Reference,
+    bound_text,
+    emulation_for,
+    quantize_input,
+)
 
 
 class Status(str, enum.Enum):
@@ -66,10 +78,14 @@ class CaseResult:
     passed: bool
     error: str = ""
     shape_mismatch: bool = False
+    emulated: Difference | None = None  # vs the quantization-emulated reference (weight-quantized artifacts)
 
     def describe(self) -> str:
         where = f"{self.size[0]}x{self.size[1]} {self.image}" + (f" {self.style}" if self.style else "")
-        return f"{where}: {self.error or self.diff}"
+        if self.error or self.emulated is None:
+            return f"{where}: {self.error or self.diff}"
+        e = self.emulated
+        return f"{where}: {self.diff}; vs emulated: max abs {e.max_abs:.3g}, PSNR {format_psnr(e.psnr)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +114,7 @@ class ArtifactResult:
     reason: str = ""  # why skipped / what went wrong
     sample: Sample | None = None
     input_bits: int | None = None  # 8: the artifact (and so the reference) got 8-bit-rounded input
+    emulation: Emulation | None = None  # set: every case was also compared with the emulated reference
 
     @property
     def name(self) -> str:
@@ -128,6 +145,25 @@ class ArtifactResult:
     def min_psnr(self) -> float:  # the export API's name for the worst PSNR
         return self.psnr
 
+    def emulated_worst(self, field: str, pick=max) -> float:
+        values = [getattr(c.emulated, field) for c in self.cases if c.emulated is not None]
+        return pick(values) if values else float("nan")
+
+    @property
+    def emulated_psnr(self) -> float:
+        return self.emulated_worst("psnr", min)
+
+    @property
+    def emulated_max_abs(self) -> float:
+        return self.emulated_worst("max_abs")
+
+    def bound(self) -> str:
+        """What the artifact must meet, in words: the float row, and the emulated row if any."""
+        text = f"needs {bound_text(self.tolerance)}"
+        if self.emulation is not None:
+            text += f" and vs the {self.emulation.scheme} emulation {bound_text(self.emulation.tolerance)}"
+        return text
+
     @property
     def failures(self) -> tuple[CaseResult, ...]:
         return tuple(c for c in self.cases if not c.passed)
@@ -136,12 +172,8 @@ class ArtifactResult:
         where = f" ({self.path})" if self.path else ""
         if self.reason:
             return f"{self.name}{where}: {self.reason}"
-        tol = self.tolerance
-        bound = f"needs PSNR >= {tol.min_psnr:g} dB" + (
-            f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else ""
-        )
         bad = "; ".join(c.describe() for c in self.failures)
-        return f"{self.name}{where} in {self.runtime} ({bound}): {bad}"
+        return f"{self.name}{where} in {self.runtime} ({self.bound()}): {bad}"
 
     def summary(self) -> str:
         """One line: ``ok PSNR .. (min of N), max abs .. [what ran]``, ``FAILED ...`` or ``SKIPPED: reason``."""
@@ -151,8 +183,11 @@ class ArtifactResult:
             return f"FAILED: {self.reason}"
         head = "ok" if self.status == Status.PASSED else "FAILED"
         lat = f", {self.latency.median_ms:.0f} ms" if self.latency else ""
+        emu = ""
+        if self.emulation is not None:
+            emu = f"; vs emulated: PSNR {format_psnr(self.emulated_psnr)}, max abs {self.emulated_max_abs:.3g}"
         return (
-            f"{head} PSNR {format_psnr(self.psnr)} (min of {len(self.cases)}), max abs {self.max_abs:.3g}{lat} "
+            f"{head} PSNR {format_psnr(self.psnr)} (min of {len(self.cases)}), max abs {self.max_abs:.3g}{emu}{lat} "
             f"[{self.label or self.runtime}]"
         )
 
@@ -173,12 +208,10 @@ class ToleranceError(VerificationError):
     """Outputs differ from the reference beyond the tolerance row (message: max abs and PSNR per failing case)."""
 
     def __init__(self, path: Path | str, result: ArtifactResult) -> None:
-        tol = result.tolerance
-        bound = f"needs PSNR >= {tol.min_psnr:g} dB" + (
-            f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else ""
-        )
         cases = "; ".join(c.describe() for c in result.failures)
-        message = f"{path}: {result.name} does not match the torch reference in {result.runtime} ({bound}): {cases}"
+        message = (
+            f"{path}: {result.name} does not match the torch reference in {result.runtime} ({result.bound()}): {cases}"
+        )
         super().__init__(path, result, message)
 
 
@@ -227,6 +260,21 @@ def tolerance_for(
     return lookup(fmt, precision, variant_of(fmt, precision, details, exact))
 
 
+def judge(
+    want: np.ndarray,
+    got: np.ndarray,
+    tolerance: Tolerance,
+    emulated_want: np.ndarray | None = None,
+    emulation: Emulation | None = None,
+) -> tuple[Difference, Difference | None, bool]:
+    """One case: (difference vs the reference, vs the emulated reference or None, passed). The rule
+    every verification applies (and the fault-injection suite, ``styleport.faults``)."""
+    diff = compare(want, got)
+    emulated = compare(emulated_want, got) if emulated_want is not None else None
+    ok = within(diff, tolerance) and (emulated is None or emulation is None or within(emulated, emulation.tolerance))
+    return diff, emulated, ok
+
+
 def style_cases(num_styles: int) -> list[tuple[str, np.ndarray | None]]:
     """Style weights to test: none for one style; first, last and a uniform mix otherwise."""
     if num_styles == 1:
@@ -242,15 +290,6 @@ def within(diff: Difference, tol: Tolerance) -> bool:
     return tol.max_abs is None or diff.max_abs <= tol.max_abs
 
 
-def quantize_input(image: np.ndarray, bits: int | None) -> np.ndarray:
-    """The input as the artifact sees it: rounded to 8-bit pixels for ``bits == 8``, else unchanged."""
-    if bits is None:
-        return image
-    if bits != 8:
-        raise StyleportError(f"unsupported input quantization: {bits} bits (styleport knows 8-bit pixels)")
-    return np.clip(np.rint(image), 0, 255).astype(np.float32)
-
-
 def load_inputs(photos: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> list[Input]:
     """Every photo fitted to every size. Photos are required: there is no synthetic fallback."""
     from styleport.export.calibration import fit
@@ -262,43 +301,6 @@ def load_inputs(photos: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> lis
         )
     loaded = [(Path(p).stem, load_image(p).rgb) for p in photos]
     return [Input(f"{stem}_{h}x{w}", stem, fit(img, h, w)) for h, w in sizes for stem, img in loaded]
-
-
-class Reference:
-    """torch fp32 outputs of the model, computed once per (input, style, input quantization)."""
-
-    def __init__(self, model, device: str = "cpu") -> None:
-        from styleport.runtimes.torch import TorchRuntime
-
-        self.device = device
-        self.session = TorchRuntime().session_for(model, device)
-        where = device
-        if device == "cuda":
-            import torch
-
-            where = f"cuda ({torch.cuda.get_device_name(0)})"
-        elif self.session.info.threads:
-            where = f"cpu ({self.session.info.threads} threads)"
-        self.label = f"torch fp32 on {where}"
-        self._cache: dict[tuple[str, str, int | None], np.ndarray] = {}
-
-    def output(self, inp: Input, style: str, weights: np.ndarray | None, bits: int | None = None) -> np.ndarray:
-        key = (inp.label, style, bits)
-        if key not in self._cache:
-            self._cache[key] = self.session.run(quantize_input(inp.image, bits), weights)
-        return self._cache[key]
-
-    def latency(self, inp: Input, weights: np.ndarray | None, runs: int) -> Latency:
-        return measure(lambda: self.session.run(inp.image, weights), runs, inp.size)
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> Reference:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def skipped(fmt: str, precision: Precision, runtime: str, reason: str, **extra) -> ArtifactResult:
@@ -315,15 +317,17 @@ def check(
     styles: Sequence[tuple[str, np.ndarray | None]],
     *,
     tolerance: Tolerance,
+    emulation: Emulation | None = None,
     device: str = "auto",
     runs: int = 0,
     **extra,
 ) -> ArtifactResult:
-    """Run every case of one artifact in ``runtime`` (see the module docstring). ``runs`` > 0 also
-    times it (after one warm-up). ``extra`` fills the result's bookkeeping fields (path, origin, ...)."""
+    """Run every case of one artifact in ``runtime`` (see the module docstring). ``emulation``: the
+    second condition of a weight-quantized artifact (``emulation_for``). ``runs`` > 0 also times it
+    (after one warm-up). ``extra`` fills the result's bookkeeping fields (path, origin, ...)."""
     from styleport.runtimes.base import get as get_runtime
 
-    extra = {"tolerance": tolerance, **extra}
+    extra = {"tolerance": tolerance, "emulation": emulation, **extra}
     rt = get_runtime(runtime)
     reason = rt.availability()
     dev = rt.device_for(device)
@@ -354,8 +358,9 @@ def check(
                     err = f"returned shape {got.shape} for a {inp.size[0]}x{inp.size[1]} input, expected {want.shape}"
                     cases.append(CaseResult(inp.photo, inp.size, style, None, False, err, shape_mismatch=True))
                     continue
-                diff = compare(want, got)
-                cases.append(CaseResult(inp.photo, inp.size, style, diff, within(diff, tolerance)))
+                emulated = reference.emulated(inp, style, weights, bits, emulation) if emulation else None
+                diff, ediff, ok = judge(want, got, tolerance, emulated, emulation)
+                cases.append(CaseResult(inp.photo, inp.size, style, diff, ok, emulated=ediff))
                 score = diff.psnr if not math.isnan(diff.psnr) else -math.inf
                 if worst is None or score < worst[0]:
                     worst = (score, Sample(inp.label, want, got))

@@ -132,3 +132,69 @@ def test_status_words_are_the_same_everywhere():
 def test_no_photos_is_an_error_not_noise():
     with pytest.raises(Exception, match="verification needs photos"):
         engine.load_inputs([], [(32, 32)])
+
+
+def _net_with(weights: dict) -> torch.nn.Module:
+    import copy
+
+    net = copy.deepcopy(NET)
+    net.load_state_dict({k: torch.from_numpy(v).float() for k, v in weights.items()})
+    return net
+
+
+def _session_of(net):
+    class _S(Session):
+        info = RunInfo("test-quantized", "cpu")
+
+        def run(self, image, style_weights=None):
+            x = torch.from_numpy(image).permute(2, 0, 1)[None]  # (H,W,3) -> (1,3,H,W)
+            with torch.inference_mode():
+                return net(x)[0].permute(1, 2, 0).numpy()  # (1,3,H,W) -> (H,W,3)
+
+    return _S
+
+
+def test_a_weight_quantized_artifact_must_also_match_its_emulation(fake):
+    """A uint8 artifact of the right weights passes both conditions; one of 1%-noisy weights passes the
+    float row (here a loose one: random stand-ins are more sensitive than trained nets) and is caught by
+    the emulated row, with both numbers in the error."""
+    from styleport import reference
+    from styleport.tolerances import Tolerance
+    from styleport.verification.emulate import emulate
+
+    w = reference.weights_of(NET.state_dict())
+    rng = np.random.default_rng(0)
+    noisy = {k: v + rng.normal(0, 0.01 * float(np.sqrt(np.mean(v * v))), v.shape) for k, v in w.items()}
+    emulation = engine.emulation_for("tfjs", Precision.UINT8)
+    assert emulation is not None and emulation.scheme == "tfjs:uint8"
+    loose = Tolerance("tfjs", Precision.UINT8, 20.0, None, "test: lets 1% noise through")
+    results = {}
+    for name, weights in (("right", w), ("noisy", noisy)):
+        runtime = fake(f"test-{name}", _session_of(_net_with(emulate(weights, "tfjs:uint8"))))
+        with engine.Reference(NET) as ref:
+            results[name] = engine.check(
+                "x", "tfjs", Precision.UINT8, runtime, ref, [_float_input()], engine.style_cases(1),
+                tolerance=loose, emulation=emulation,
+            )  # fmt: skip
+    right, noisy_result = results["right"], results["noisy"]
+    assert right.status == Status.PASSED and right.emulated_psnr > 100, right.summary()
+    assert "vs emulated: PSNR" in right.summary()
+    assert noisy_result.status == Status.FAILED and noisy_result.psnr >= loose.min_psnr  # the float row passes it
+    assert noisy_result.emulated_psnr < emulation.tolerance.min_psnr
+    with pytest.raises(engine.ToleranceError) as info:
+        engine.raise_for("x", noisy_result)
+    text = str(info.value)
+    assert "and vs the tfjs:uint8 emulation PSNR >= 90 dB, max abs <= 0.02" in text
+    assert "; vs emulated: max abs" in text and text.count("PSNR") >= 3
+
+
+def test_emulation_only_for_declared_weight_quantization():
+    assert engine.emulation_for("onnx", Precision.FP16) is None
+    assert engine.emulation_for("onnx", Precision.INT8, {}) is None  # scheme not declared: float row only
+    # a QDQ file's activation grids come from the file: none readable, no second condition
+    assert engine.emulation_for("ort", Precision.INT8, {"int8_scheme": "a16w8-pc"}) is None
+    assert engine.emulation_for("onnx", Precision.INT8, {"int8_scheme": "a8w8"}, "missing.onnx") is None
+    assert engine.emulation_for("tflite", Precision.INT8).scheme == "tflite:int8"
+    tensor = engine.emulation_for("coreml", Precision.INT8, {"io": "tensor"})
+    image = engine.emulation_for("coreml", Precision.INT8, {"io": "image"})
+    assert tensor.tolerance.variant == "io=tensor" and image.tolerance.variant == ""

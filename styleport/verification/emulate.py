@@ -1,0 +1,283 @@
+"""Quantization-aware reference weights: the checkpoint's weights put through an artifact's *declared* scheme.
+
+A lossy artifact (int8, uint8, palette) differs from the float reference by its own quantization
+error, which is as large as a subtle fault (1% weight noise, the output conv x1.02): its float row
+cannot tell a right artifact from a faulty one. What can is a second reference that makes the same
+rounding the converter documents -- computed here from the checkpoint and the scheme the artifact
+declares (format, precision, ONNX ``int8_scheme``), never from the artifact's stored weights (that
+would accept whatever the file holds). A right artifact then sits within its compute error of the
+emulated reference (fp16 or 16-bit activations, dynamic activation quantization), while a faulty
+one moves by the fault's full effect. ``styleport.reference.forward`` runs the emulated weights.
+
+Schemes, as each converter documents or implements them:
+
+- symmetric int8 (ONNX QDQ ``WeightSymmetric``, CoreML ``linear_symmetric``, TFLite dynamic range):
+  conv weights only, ``scale = max|w| / 127`` per output channel (ONNX per-tensor unless the scheme
+  ends in ``-pc``; ONNX ``-skip`` keeps the first and last conv float), ``q = clip(round(w / scale),
+  -127, 127)``. CoreML rounds its fp16 program's weights (and stores an fp16 scale).
+- TF.js uint8 (``tensorflowjs.quantization``): every float tensor, per tensor, affine over
+  [min, max] with the range nudged so that 0 is a grid point: ``scale = (max - min) / 255``.
+- CoreML palettes (``palettize_weights``, mode kmeans, per tensor): scikit-learn ``KMeans`` with the
+  parameters coremltools passes (``k-means++``, ``tol=1e-2``, ``n_init=1``, ``random_state=0``) on
+  each conv's fp16 weights; each weight becomes its cluster centre. Measured, this does not reproduce
+  coremltools' palettes closely enough to verify with (great_wave 48x64 palette6: right artifact
+  50.7 dB from the emulation vs 45.6 from the float reference; int8: 58.2), so ``scheme_of`` gives
+  palettes no second condition; they keep their float rows.
+
+ONNX QDQ files also quantize each conv's input and output activations (8 or 16 bits) on ranges
+calibrated at export. Those grids -- calibration results, not weights -- are read from the file
+(``onnx_activation_grids``) and applied around each conv of the emulated network, with the conv bias
+on the int32 grid ``input scale x weight scale`` as ONNX Runtime stores it. Not for the a8w8
+variants: with 8-bit activations ONNX Runtime's integer kernels differ from this fake quantization
+by about as much as the float reference does (great_wave 48x64: 44.8 dB vs 42.9), so they keep
+the float condition only. TFLite's dynamic-range kernels quantize each conv's input per run to int8 over its
+own range (asymmetric, per tensor): emulated the same way. fp16 compute (CoreML) is not emulated:
+it stays in the artifact-vs-emulation error the tolerance rows allow (``tolerances.EMULATED``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from styleport.precision import Precision
+
+Weights = dict[str, np.ndarray]
+CONV = "conv2d.weight"
+
+
+def scheme_of(fmt: str, precision: Precision, details: Mapping[str, Any] | None) -> str | None:
+    """The declared weight-quantization scheme of an artifact, or None when it has none to emulate."""
+    details = details or {}
+    if fmt in ("onnx", "ort") and precision is Precision.INT8:
+        name = str(details.get("int8_scheme", ""))
+        if not name or name.startswith("a8"):
+            return None  # scheme not declared, or 8-bit activations (ORT's u8 kernels: not reproduced, see below)
+        return f"onnx:{name}"
+    if fmt == "coreml" and precision is Precision.INT8:
+        return "coreml:int8"  # palettes: emulate() can make them, but they do not match coremltools' (see above)
+    if (fmt, precision) == ("tflite", Precision.INT8):
+        return "tflite:int8"
+    if (fmt, precision) == ("tfjs", Precision.UINT8):
+        return "tfjs:uint8"
+    return None
+
+
+def _int8_scale(w: np.ndarray, per_channel: bool, dtype=np.float64) -> np.ndarray:
+    """max|w| / 127 of (Co,Ci,k,k) weights: (Co,) per output channel, else (1,)."""
+    v = w.astype(dtype).astype(np.float64)
+    absmax = np.abs(v).reshape(v.shape[0], -1).max(axis=1) if per_channel else np.array([np.abs(v).max()])
+    scale = (absmax / 127.0).astype(dtype).astype(np.float64)  # CoreML stores the scale in its weights' dtype
+    return np.where(scale == 0, 1.0, scale)
+
+
+def _symmetric_int8(w: np.ndarray, per_channel: bool, dtype=np.float64) -> np.ndarray:
+    """(Co,Ci,k,k) -> the same on the int8 grid, scale max|w|/127 (per output channel or per tensor)."""
+    v = w.astype(dtype).astype(np.float64)
+    scale = _int8_scale(w, per_channel, dtype).reshape(-1, *([1] * (v.ndim - 1)))  # (Co|1,1,1,1)
+    return np.clip(np.round(v / scale), -127, 127) * scale
+
+
+def _affine_uint8(w: np.ndarray) -> np.ndarray:
+    """Per-tensor affine uint8 with TF.js's zero nudging (0 is exactly representable when in range)."""
+    v = w.astype(np.float32).astype(np.float64)
+    lo, hi = float(v.min()), float(v.max())
+    if lo == hi:
+        return v
+    scale = (hi - lo) / 255.0
+    if lo <= 0 <= hi:
+        lo = -np.round(-lo / scale) * scale
+        hi = 255.0 * scale + lo
+    q = np.round((np.clip(v, lo, hi) - lo) / scale)
+    return (q * scale + lo).astype(np.float32).astype(np.float64)
+
+
+def _palette(w: np.ndarray, bits: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    v = w.astype(np.float16)
+    flat = v.reshape(-1, 1)
+    k = min(flat.shape[0], 1 << bits)
+    km = KMeans(k, init="k-means++", tol=1e-2, n_init=1, random_state=0).fit(flat)
+    lut = km.cluster_centers_.astype(np.float16).astype(np.float64)  # stored as an fp16 lookup table
+    return lut[km.labels_].reshape(w.shape)
+
+
+def _convs(w: Weights) -> list[str]:
+    return [k for k in w if k.endswith(CONV)]
+
+
+def emulate(w: Weights, scheme: str) -> Weights:
+    """``w`` (float64 checkpoint tensors, ``styleport.reference`` keys) with ``scheme`` applied."""
+    out = dict(w)
+    family, _, name = scheme.partition(":")
+    if family == "onnx":
+        ends = {"conv1.conv2d.weight", "deconv3.conv2d.weight"} if name.endswith("-skip") else set()
+        for k in _convs(w):
+            if k not in ends:
+                out[k] = _symmetric_int8(w[k], per_channel="-pc" in name)
+    elif scheme == "coreml:int8":
+        for k in _convs(w):
+            out[k] = _symmetric_int8(w[k], per_channel=True, dtype=np.float16)
+    elif family == "coreml" and name.startswith("palette"):
+        for k in _convs(w):
+            out[k] = _palette(w[k], int(name.removeprefix("palette")))
+    elif scheme == "tflite:int8":
+        for k in _convs(w):
+            out[k] = _symmetric_int8(w[k], per_channel=True)
+    elif scheme == "tfjs:uint8":
+        out = {k: _affine_uint8(v) for k, v in w.items()}
+    else:
+        raise ValueError(f"unknown quantization scheme '{scheme}'")
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """One activation QuantizeLinear/DequantizeLinear pair: x -> (clip(round(x/scale) + zp, lo, hi) - zp) * scale."""
+
+    scale: float
+    zero_point: int
+    lo: int
+    hi: int
+
+
+# (layer, grid of the conv's input or None, grid of its output or None), in graph order
+ActivationGrids = tuple[tuple[str, Grid | None, Grid | None], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Node:
+    op_type: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+def _grids(nodes: list[_Node], init: Mapping[str, np.ndarray]) -> ActivationGrids:
+    """Each conv's input DequantizeLinear and output QuantizeLinear grid. Convs are named by their
+    weight (``<layer>.conv2d.weight...``); only activation scales and zero points are read."""
+    producer = {o: n for n in nodes for o in n.outputs}
+    consumers: dict[str, list[_Node]] = {}
+    for n in nodes:
+        for i in n.inputs:
+            consumers.setdefault(i, []).append(n)
+
+    def grid(node: _Node) -> Grid:
+        zp = np.asarray(init[node.inputs[2]])
+        info = np.iinfo(zp.dtype)
+        return Grid(
+            float(np.asarray(init[node.inputs[1]]).reshape(())), int(zp.reshape(())), int(info.min), int(info.max)
+        )
+
+    out = []
+    for node in nodes:
+        if node.op_type != "Conv":
+            continue
+        layer = node.inputs[1].split(".conv2d.weight")[0]
+        src = producer.get(node.inputs[0])
+        g_in = grid(src) if src is not None and src.op_type == "DequantizeLinear" else None
+        q_out = [c for c in consumers.get(node.outputs[0], []) if c.op_type == "QuantizeLinear"]
+        out.append((layer, g_in, grid(q_out[0]) if q_out else None))
+    return tuple(out)
+
+
+def onnx_activation_grids(path: str | Path) -> ActivationGrids:
+    """The activation grids a QDQ ONNX file declares around each conv (its calibration results)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name.endswith(("_scale", "_zero_point"))}
+    return _grids([_Node(n.op_type, tuple(n.input), tuple(n.output)) for n in graph.node], init)
+
+
+_ORT_DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32}
+
+
+def ort_activation_grids(path: str | Path) -> ActivationGrids:
+    """The same for an ORT-format flatbuffer, read with onnxruntime's own schema bindings."""
+    import onnxruntime.tools.ort_format_model  # noqa: F401  (puts its flatbuffer bindings on sys.path)
+    import ort_flatbuffers_py.fbs as fbs
+
+    buf = bytearray(Path(path).read_bytes())
+    graph = fbs.InferenceSession.InferenceSession.GetRootAsInferenceSession(buf, 0).Model().Graph()
+    init = {}
+    for j in range(graph.InitializersLength()):
+        t = graph.Initializers(j)
+        name = t.Name().decode()
+        if name.endswith(("_scale", "_zero_point")) and t.DataType() in _ORT_DTYPES:
+            init[name] = np.frombuffer(t.RawDataAsNumpy().tobytes(), _ORT_DTYPES[t.DataType()])
+    nodes = []
+    for j in range(graph.NodesLength()):
+        n = graph.Nodes(j)
+        ins = tuple(n.Inputs(k).decode() for k in range(n.InputsLength()))
+        outs = tuple(n.Outputs(k).decode() for k in range(n.OutputsLength()))
+        nodes.append(_Node(n.OpType().decode(), ins, outs))
+    return _grids(nodes, init)
+
+
+def activation_grids(fmt: str, path: str | Path | None) -> ActivationGrids:
+    """The activation grids of an ONNX int8 artifact (``()`` when the file cannot tell them)."""
+    if path is None or fmt not in ("onnx", "ort"):
+        return ()
+    try:
+        return (onnx_activation_grids if fmt == "onnx" else ort_activation_grids)(path)
+    except Exception:  # unreadable here (package missing, not a QDQ graph): the float condition only
+        return ()
+
+
+def _fake(x, g: Grid):
+    """x on grid ``g`` (torch): round half to even, as ONNX Runtime's QuantizeLinear."""
+    import torch
+
+    q = torch.clamp(torch.round(x / g.scale) + g.zero_point, g.lo, g.hi)
+    return (q - g.zero_point) * g.scale
+
+
+def _dynamic_int8(x):
+    """Per-tensor asymmetric int8 over the tensor's own [min(0, x), max(0, x)], zero point on the grid."""
+    import torch
+
+    lo, hi = torch.clamp(x.min(), max=0.0), torch.clamp(x.max(), min=0.0)
+    scale = torch.clamp((hi - lo) / 255.0, min=1e-12)
+    zero = torch.clamp(torch.round(-128.0 - lo / scale), -128, 127)
+    q = torch.clamp(torch.round(x / scale) + zero, -128, 127)
+    return (q - zero) * scale
+
+
+def emulated_model(model, scheme: str, activations: ActivationGrids = ()):
+    """A copy of torch ``model`` computing with the emulated weights of ``scheme`` and, if given, the
+    activation grids around each conv (QDQ: conv bias on the int32 grid input scale x weight scale)."""
+    import copy
+
+    import torch
+
+    from styleport import reference
+
+    w = reference.weights_of(model.state_dict())
+    ew = emulate(w, scheme)
+    per_channel = "-pc" in scheme
+    for layer, g_in, _ in activations:
+        key = f"{layer}.conv2d"
+        if g_in is not None and not np.array_equal(ew[f"{key}.weight"], w[f"{key}.weight"]):
+            step = g_in.scale * _int8_scale(w[f"{key}.weight"], per_channel)  # (Co,) or (1,)
+            ew[f"{key}.bias"] = np.round(w[f"{key}.bias"] / step) * step
+    net = copy.deepcopy(model).eval()
+    net.load_state_dict({k: torch.from_numpy(v).float() for k, v in ew.items()})
+
+    modules = dict(net.named_modules())
+    if scheme == "tflite:int8":  # hybrid kernels quantize each conv input per run: int8 over its own range
+        for name, module in modules.items():
+            if name.endswith(".conv2d"):
+                module.register_forward_pre_hook(lambda _m, args: (_dynamic_int8(args[0]),))
+    for layer, g_in, g_out in activations:
+        conv = modules[f"{layer}.conv2d"]
+        if g_in is not None:
+            conv.register_forward_pre_hook(lambda _m, args, g=g_in: (_fake(args[0], g),))
+        if g_out is not None:
+            conv.register_forward_hook(lambda _m, _args, y, g=g_out: _fake(y, g))
+    return net

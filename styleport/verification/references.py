@@ -1,0 +1,124 @@
+"""What the engine compares an artifact with: the torch fp32 reference and, for a weight-quantized
+artifact, the quantization-emulated reference (``styleport.verification.emulate``), plus the input
+quantization both sides share. Split from ``engine.py``, which re-exports these names."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from styleport.errors import StyleportError
+from styleport.parity.latency import Latency, measure
+from styleport.precision import Precision
+from styleport.tolerances import Tolerance, emulated_row, variant_of
+
+if TYPE_CHECKING:
+    from styleport.verification.engine import Input
+
+
+@dataclasses.dataclass(frozen=True)
+class Emulation:
+    """The second condition of a weight-quantized artifact: its declared scheme and the row against the
+    reference that applies that scheme to the checkpoint's weights (``styleport.verification.emulate``)."""
+
+    scheme: str  # e.g. "onnx:a16w8-pc", "coreml:int8", "tfjs:uint8"
+    tolerance: Tolerance
+    activations: tuple = ()  # emulate.ActivationGrids a QDQ file declares (calibrated ranges, not weights)
+
+
+def bound_text(tol: Tolerance) -> str:
+    return f"PSNR >= {tol.min_psnr:g} dB" + (f", max abs <= {tol.max_abs:g}" if tol.max_abs is not None else "")
+
+
+def emulation_for(
+    fmt: str, precision: Precision, details: Mapping[str, Any] | None = None, path: Path | str | None = None
+) -> Emulation | None:
+    """The second condition for an artifact whose declared scheme quantizes weights, else None. The
+    scheme comes from what the artifact declares (format, precision, ONNX ``int8_scheme``); the
+    emulated weights from the checkpoint (never from the artifact's stored weights). ONNX QDQ files
+    also declare activation grids, read from ``path`` (an ONNX int8 file without them: None)."""
+    from styleport.verification import emulate
+
+    scheme = emulate.scheme_of(fmt, precision, details)
+    row = emulated_row(fmt, precision, variant_of(fmt, precision, details)) if scheme else None
+    if row is None:
+        return None
+    activations: tuple = ()
+    if scheme.startswith("onnx:"):
+        activations = emulate.activation_grids(fmt, path)
+        if not activations:
+            return None
+    return Emulation(scheme, row, activations)
+
+
+def quantize_input(image: np.ndarray, bits: int | None) -> np.ndarray:
+    """The input as the artifact sees it: rounded to 8-bit pixels for ``bits == 8``, else unchanged."""
+    if bits is None:
+        return image
+    if bits != 8:
+        raise StyleportError(f"unsupported input quantization: {bits} bits (styleport knows 8-bit pixels)")
+    return np.clip(np.rint(image), 0, 255).astype(np.float32)
+
+
+class Reference:
+    """torch fp32 outputs of the model, computed once per (input, style, input quantization)."""
+
+    def __init__(self, model, device: str = "cpu") -> None:
+        from styleport.runtimes.torch import TorchRuntime
+
+        self.model = model
+        self._emulated: dict[tuple, Any] = {}  # (scheme, activation grids) -> torch session
+        self.device = device
+        self.session = TorchRuntime().session_for(model, device)
+        where = device
+        if device == "cuda":
+            import torch
+
+            where = f"cuda ({torch.cuda.get_device_name(0)})"
+        elif self.session.info.threads:
+            where = f"cpu ({self.session.info.threads} threads)"
+        self.label = f"torch fp32 on {where}"
+        self._cache: dict[tuple[str, str, int | None], np.ndarray] = {}
+
+    def output(self, inp: Input, style: str, weights: np.ndarray | None, bits: int | None = None) -> np.ndarray:
+        key = (inp.label, style, bits)
+        if key not in self._cache:
+            self._cache[key] = self.session.run(quantize_input(inp.image, bits), weights)
+        return self._cache[key]
+
+    def emulated(
+        self, inp: Input, style: str, weights: np.ndarray | None, bits: int | None, scheme: Emulation
+    ) -> np.ndarray:
+        """The output of the checkpoint's weights put through the emulation (torch fp32, dequantized weights)."""
+        what = (scheme.scheme, scheme.activations)  # rows differ by variant, the emulated network does not
+        key = (inp.label, style, bits, what)
+        if key not in self._cache:
+            if what not in self._emulated:
+                self._emulated[what] = self._emulated_session(scheme)  # k-means palettes: ~10-40 s, once
+            self._cache[key] = self._emulated[what].run(quantize_input(inp.image, bits), weights)
+        return self._cache[key]
+
+    def _emulated_session(self, emulation: Emulation):
+        from styleport.runtimes.torch import TorchRuntime
+        from styleport.verification.emulate import emulated_model
+
+        net = emulated_model(self.model, emulation.scheme, emulation.activations)
+        return TorchRuntime().session_for(net, self.device)
+
+    def latency(self, inp: Input, weights: np.ndarray | None, runs: int) -> Latency:
+        return measure(lambda: self.session.run(inp.image, weights), runs, inp.size)
+
+    def close(self) -> None:
+        self.session.close()
+        for session in self._emulated.values():
+            session.close()
+
+    def __enter__(self) -> Reference:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
