@@ -110,3 +110,17 @@ def fuse(model: TransformerNet) -> TransformerNet:
 
 def is_fused(model: TransformerNet) -> bool:
     return all(isinstance(getattr(model, n), SubpixelConv) for n in UPSAMPLING)
+
+
+def rewrite_for(precision) -> bool:
+    """Whether an exported artifact of ``precision`` gets this rewrite (one policy for every format).
+
+    fp32 and fp16 ONNX/CoreML: yes (exact). Weight-quantized precisions (int8, uint8, palettes): no --
+    their converters would quantize the derived 2x2 kernels, not the checkpoint's 3x3 weights, and the
+    verification's quantization-emulated reference (``styleport.verification.emulate``) reproduces the
+    declared scheme on the checkpoint's own weights. TF.js/TFLite fp16 also keep the original convs
+    (``styleport.export.tfgraph.use_subpixel``).
+    """
+    from styleport.precision import Precision
+
+    return precision in (Precision.FP32, Precision.FP16)

@@ -172,9 +172,10 @@ class CoreMLExporter(Exporter):
         return Artifact(self.name, request.precision, Path(out), size, details)
 
     def _convert(self, ct, model: TransformerNet, request: ExportRequest, io: str, shape_mode: str, details: dict):
-        from styleport.subpixel import fuse
+        from styleport.subpixel import fuse, rewrite_for
 
-        model = fuse(model)  # exact: upsampling convs as 2x2 convs + pixel_shuffle, 2.25x fewer FLOPs
+        if rewrite_for(request.precision):  # not for weight-quantized programs (see rewrite_for)
+            model = fuse(model)  # exact: upsampling convs as 2x2 convs + pixel_shuffle, 2.25x fewer FLOPs
         styles = model.num_styles
         example = torch.rand(1, 3, *TRACE_SIZE) * 255.0
         args: tuple[torch.Tensor, ...] = (example,)

@@ -60,17 +60,19 @@ def _run(proto, image: np.ndarray, style_weights: np.ndarray | None) -> np.ndarr
     return sess.run(None, feeds)[0]
 
 
-def torch_to_onnx(model: TransformerNet, trace_size: tuple[int, int] = TRACE_SIZE):
-    """The simplified fp32 ModelProto of ``model`` (cached per weights)."""
+def torch_to_onnx(model: TransformerNet, trace_size: tuple[int, int] = TRACE_SIZE, subpixel: bool = True):
+    """The simplified fp32 ModelProto of ``model`` (cached per weights); ``subpixel``: with the exact
+    rewrite of the upsampling convs (``styleport.subpixel``)."""
     onnx = require("onnx", "onnx", "ONNX export")
-    key = _weights_key(model)
+    key = f"{_weights_key(model)}-{'subpixel' if subpixel else 'plain'}"
     if key in _CACHE:
         return onnx.load_from_string(_CACHE[key])
     torch = __import__("torch")
     require("onnxscript", "onnx", "ONNX export")
     from styleport.subpixel import fuse
 
-    model = fuse(model)  # exact: upsampling convs as 2x2 convs + DepthToSpace (CRD), 2.25x fewer FLOPs
+    if subpixel:
+        model = fuse(model)  # exact: upsampling convs as 2x2 convs + DepthToSpace (CRD), 2.25x fewer FLOPs
     h, w = max(trace_size[0], 8), max(trace_size[1], 8)
     x = torch.rand(1, 3, h, w) * 255.0
     height = torch.export.Dim("height", min=8, max=16384)
@@ -203,7 +205,7 @@ class OnnxExporter(Exporter):
         elif request.precision == Precision.INT8:
             from styleport.export.onnx_int8 import quantize
 
-            proto, chosen = quantize(torch_to_onnx(model, trace), model, request, self.option(request, "int8_scheme"))
+            proto, chosen = quantize(torch_to_onnx(model, trace, subpixel=False), model, request, self.option(request, "int8_scheme"))
             details.update(chosen)
         else:
             proto = torch_to_onnx(model, trace)

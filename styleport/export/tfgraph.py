@@ -241,9 +241,10 @@ def use_subpixel(precision: Precision) -> bool:
 
     Not for fp16: those files store fp16 *weights* and compute in fp32, so a checkpoint saved in
     fp16 converts exactly (the >= 90 dB "fp16-exact" row) -- but the rewrite's kernels are sums of
-    up to four weights, which fp16 cannot hold exactly. Every other precision gets it.
+    up to four weights, which fp16 cannot hold exactly. Quantized files keep them too
+    (``styleport.subpixel.rewrite_for``): only fp32 gets it.
     """
-    return precision is not Precision.FP16
+    return precision is Precision.FP32
 
 
 def prepare(model: TransformerNet, request: ExportRequest) -> tuple[TransformerNet, dict[str, Any]]:
