@@ -176,7 +176,13 @@ MAX_ABS_RATIO = 2.0
 # Separable faults that a row still misses, because right artifacts of other networks, schemes, photos
 # or sizes measured lower than this fault does on great_wave, and a row must pass those. Listed here,
 # shown in docs/verification.md as "known miss", asserted by tests (a new miss fails them).
+_EPS_INT8 = (
+    "right artifacts vs the emulation at 256 px on held-out photos, 2026-12 networks: 81.0 dB (inokashira_snow): "
+    "the emulated row (79 dB) sits below them; fault on great_wave 48x64: 82.9 dB"
+)
 KNOWN_MISSES: Mapping[tuple[str, Precision], Mapping[str, str]] = {
+    ("onnx", Precision.INT8): {"IN eps x100": _EPS_INT8},
+    ("ort", Precision.INT8): {"IN eps x100": _EPS_INT8},
     ("tflite", Precision.INT8): {
         "noise 1%": "right artifacts vs the emulation at 256 px on held-out photos: 51.3 dB (starry_night), "
         "52.3 (great_wave): the emulated row sits below them; fault here: 50.0 dB",

@@ -58,19 +58,21 @@ def test_onnx_rows_pass_the_right_artifact_and_catch_every_separable_fault(onnx_
     fp32 = {name: cell.caught for name, cell in onnx_rows[0].cells.items() if name != "right"}
     assert all(fp32.values()), fp32  # fp32 catches everything, including norm eps x100 (by max abs)
     int8 = onnx_rows[2].cells
-    assert all(c.caught for n, c in int8.items() if n not in ("right", "noise 0.5%")), int8  # every required fault
+    assert all(c.caught or c.known for n, c in int8.items() if n not in ("right", "noise 0.5%")), int8  # all required
 
 
 def test_the_emulated_condition_is_what_catches_the_subtle_faults_on_int8(onnx_rows):
-    """The int8 float row alone lets 1% noise, the output conv x1.02 and norm eps x100 through; the second
-    condition (vs the quantization-emulated reference, activation grids read from the file) catches them."""
+    """The int8 float row alone lets 1% noise and the output conv x1.02 through; the second condition (vs the
+    quantization-emulated reference, activation grids read from the file) catches them. Norm eps x100 is a
+    listed miss since the 2026-12 networks (faults.KNOWN_MISSES): a right artifact measured 81.0 dB there."""
     result = onnx_rows[2]
     assert result.emulation is not None and result.emulation.scheme == "onnx:a16w8" and result.emulation.activations
     emu = result.emulation.tolerance
     right = result.cells["right"]
     assert not faults.outside(emu, right.emulated_psnr, right.emulated_max_abs)
     assert right.emulated_psnr > right.psnr + 20  # the emulation reproduces the artifact's quantization
-    for name in ("noise 1%", "out conv x1.02", "IN eps x100"):
+    assert result.cells["IN eps x100"].known
+    for name in ("noise 1%", "out conv x1.02"):
         cell = result.cells[name]
         assert not faults.outside(result.tolerance, cell.psnr, cell.max_abs), name  # float row: passes
         assert faults.outside(emu, cell.emulated_psnr, cell.emulated_max_abs) and cell.caught, name
