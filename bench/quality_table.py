@@ -47,7 +47,9 @@ def main() -> None:
         steps = first["optimize_steps"]
         print(f"| {style} | `--optimize` reference ({steps} L-BFGS steps) | " + " | ".join(row) + " | 1 | 1 |")
     photos = ", ".join(r["photo"] for r in first["styles"][0]["photos"])
-    print(f"\n<!-- bench/quality_table.py: photos {photos} at {first['size']} px, painting at {first['style_size']} px -->")
+    print(
+        f"\n<!-- bench/quality_table.py: photos {photos} at {first['size']} px, painting at {first['style_size']} px -->"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from styleport.errors import UsageError
+from styleport.precision import native_cpu_bf16
 from styleport.train.losses import _relative_mse, gram, total_variation
 from styleport.train.vgg import VGGFeatures, VGGWeights, layer_names
 
@@ -81,8 +82,7 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-        native = device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        return torch.bfloat16 if native else torch.float32
+        return torch.bfloat16 if device.type == "cpu" and native_cpu_bf16() else torch.float32
     return {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
 
 

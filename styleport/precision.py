@@ -63,16 +63,22 @@ def cpu_bf16_flags(cpuinfo: str | None = None) -> tuple[str, ...]:
     return tuple(f for f in NATIVE_BF16_FLAGS if f in flags)
 
 
+def native_cpu_bf16(cpuinfo: str | None = None) -> bool:
+    """True where this CPU computes bf16 natively (the flags above) and torch has oneDNN: the one test
+    every ``auto`` choice (stylize, train, optimize) makes on CPU."""
+    import torch
+
+    return bool(cpu_bf16_flags(cpuinfo)) and torch.backends.mkldnn.is_available()
+
+
 def auto_precision(device, cpuinfo: str | None = None) -> tuple[Precision, str]:
     """(precision, reason) for ``--precision auto`` on a torch device: bf16 on CPUs with native bf16
     (AVX-512 bf16 or AMX), fp16 on CUDA, fp32 otherwise (other CPUs, MPS)."""
-    import torch
 
     if device.type == "cuda":
         return Precision.FP16, "CUDA device: fp16 autocast"
     if device.type == "cpu":
-        flags = cpu_bf16_flags(cpuinfo)
-        if flags and torch.backends.mkldnn.is_available():
-            return Precision.BF16, f"CPU has {'+'.join(flags)}: bf16 autocast"
+        if native_cpu_bf16(cpuinfo):
+            return Precision.BF16, f"CPU has {'+'.join(cpu_bf16_flags(cpuinfo))}: bf16 autocast"
         return Precision.FP32, "CPU without native bf16 (no avx512_bf16/amx_bf16 flag): fp32"
     return Precision.FP32, f"{device.type} device: fp32 (half precision untested there)"

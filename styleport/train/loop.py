@@ -25,6 +25,7 @@ from styleport import checkpoints
 from styleport.errors import CheckpointError, ImageError, UsageError
 from styleport.images import load_image, pil_to_tensor
 from styleport.model import ModelConfig, TransformerNet
+from styleport.precision import native_cpu_bf16
 from styleport.train import data, ddp, monitor, state, temporal
 from styleport.train.config import TrainConfig
 from styleport.train.losses import PerceptualLoss
@@ -51,7 +52,7 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     if requested == "auto":
         if device.type == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+        return "bf16" if device.type == "cpu" and native_cpu_bf16() else "fp32"
     if requested == "fp16" and device.type != "cuda":
         raise UsageError("--precision fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
     return requested
