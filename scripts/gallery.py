@@ -15,7 +15,8 @@ import argparse
 from pathlib import Path
 
 from styleport.demo.build import default_models
-from styleport.fileutil import atomic_write_bytes
+from styleport.errors import StyleportError
+from styleport.fileutil import atomic_write_bytes, claim_folder
 from styleport.images import load_image, save_image
 from styleport.optimize_command import resize_long
 from styleport.stylize import StylizeOptions, Stylizer
@@ -27,7 +28,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1024, help="long side cap in px (default 1024)")
     ap.add_argument("-o", "--output", type=Path, required=True)
     args = ap.parse_args()
-    args.output.mkdir(parents=True, exist_ok=True)
+    claim_folder(
+        args.output, "gallery", legacy=lambda f: (f / "gallery.md").is_file()
+    )  # never into a stranger's folder
     photos = [load_image(p).rgb for p in args.photos]
     photos = [resize_long(im, args.size) if max(im.size) > args.size else im for im in photos]
     rows, k = [], 0
@@ -42,7 +45,9 @@ def main() -> None:
             photo, source = photos[k % len(photos)], args.photos[k % len(photos)]
             k += 1
             out = save_image(args.output / f"{name}.jpg", net.stylize(photo, opts), quality=80)
-            label = f"{model.stem}, equal mix of its {n} styles" if name.endswith("_mix") else f"{name} ({model.stem}.pth)"
+            label = (
+                f"{model.stem}, equal mix of its {n} styles" if name.endswith("_mix") else f"{name} ({model.stem}.pth)"
+            )
             rows.append(f"| ![{name}]({out.name}) | {label}, {photo.width}x{photo.height}, photo: {source.stem} |")
             print(f"{out} ({photo.width}x{photo.height})")
     text = "| 1024 px result | style, size, photo |\n|---|---|\n" + "\n".join(rows) + "\n"
@@ -50,4 +55,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except StyleportError as exc:  # one line, nonzero exit (an occupied -o folder, an unreadable photo)
+        raise SystemExit(f"error: {exc}") from None

@@ -1,12 +1,13 @@
 """Write a bundled style's model card, preview sheet and painting thumbnail from its real run.
 
     python scripts/model_card.py styleport/data/models/NAME.pth --run-dir RUN_DIR \
-        --eval EVAL_DIR --style IMG [IMG ...] [--seconds-note TEXT]
+        --eval EVAL_DIR --style IMG [IMG ...] [--note TEXT] [--title TEXT] [--stamp]
 
 Everything in the card comes from files: the checkpoint's metadata (command, settings, losses),
 RUN_DIR/log.jsonl (loss curve), EVAL_DIR/report.json (`styleport evaluate`: style and content
 distances next to the --optimize reference), and scripts/paintings.json (painting credits, which
-are also stamped into the checkpoint's per-style metadata so `styleport demo build` can show them).
+which `--stamp` also writes into the checkpoint's per-style metadata, so `styleport demo build` can
+show them; without `--stamp` the checkpoint is only read).
 Writes NAME.md, NAME_preview.jpg (the bundled sample photos: photo | style ... [| equal mix]) and,
 for single-style networks, NAME.jpg (320 px copy of the painting) beside the checkpoint.
 """
@@ -29,9 +30,8 @@ PAINTINGS = Path(__file__).with_name("paintings.json")
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
-def stamp_credits(path: Path, credits: dict, title: str | None) -> checkpoints.Checkpoint:
-    """Add painting title/artist/year to each style row of the checkpoint (weights unchanged)."""
-    ckpt = checkpoints.load(path)
+def with_credits(ckpt: checkpoints.Checkpoint, credits: dict, title: str | None) -> dict:
+    """The checkpoint's metadata with painting title/artist/year added to each style row."""
     meta = dict(ckpt.metadata)
     rows = [dict(r) for r in meta.get("styles", [])]
     for row in rows:
@@ -40,8 +40,13 @@ def stamp_credits(path: Path, credits: dict, title: str | None) -> checkpoints.C
     meta["styles"] = rows
     if title:
         meta["title"] = title  # the web demo's name for the model (<= 40 characters)
+    return meta
+
+
+def stamp(path: Path, ckpt: checkpoints.Checkpoint, meta: dict) -> checkpoints.Checkpoint:
+    """Rewrite ``path`` (atomically) with ``meta``; weights unchanged (fp16 -> fp32 -> fp16 is exact)."""
     dtype = next(iter(ckpt.state_dict.values())).dtype
-    checkpoints.save(path, ckpt.build("cpu"), meta, dtype=dtype)  # fp16 -> fp32 -> fp16 is exact
+    checkpoints.save(path, ckpt.build("cpu"), meta, dtype=dtype)
     return checkpoints.load(path)
 
 
@@ -69,7 +74,10 @@ def quality_table(report: dict) -> list[str]:
     head = "| style | result | " + " | ".join(LAYERS) + " | content relu2_2 | content relu4_2 |"
     out = [head, "|" + "---|" * (len(LAYERS) + 4)]
     for entry in report["styles"]:
-        for kind, label in (("network", "this network"), ("optimized", f"`--optimize` ({report['optimize_steps']} steps)")):
+        for kind, label in (
+            ("network", "this network"),
+            ("optimized", f"`--optimize` ({report['optimize_steps']} steps)"),
+        ):
             if kind not in entry:
                 continue
             s, c = entry[kind]["style"], entry[kind]["content"]
@@ -114,7 +122,11 @@ def card(ckpt, credits, report, rows, style_paths, note: str) -> str:
     credit = "; ".join(f"{c['artist']}, *{c['title']}* ({c['year']})" for c in styles)
     scans = "; ".join(f"`{c['scan']}` ({c['scan_note']})" for c in styles)
     chans = "/".join(str(round(c * cfg.width)) for c in (32, 64, 128))
-    kind = "single style" if n == 1 else f"{n} styles, conditional instance norm (Dumoulin et al. 2017): mix them with `--style-weights`"
+    kind = (
+        "single style"
+        if n == 1
+        else f"{n} styles, conditional instance norm (Dumoulin et al. 2017): mix them with `--style-weights`"
+    )
     cmd = tr["command"]
     final = tr.get("final_losses", {})
     lines = [
@@ -135,7 +147,10 @@ def card(ckpt, credits, report, rows, style_paths, note: str) -> str:
         + (" (last column: all styles mixed equally)." if n > 1 else "."),
     ]
     if n == 1 and name == ckpt.style_names[0]:
-        lines += ["", f"`{name}.jpg` beside this card is a 320 px copy of the painting, the style's thumbnail in the web demo."]
+        lines += [
+            "",
+            f"`{name}.jpg` beside this card is a 320 px copy of the painting, the style's thumbnail in the web demo.",
+        ]
     lines += [
         "",
         "## Training",
@@ -146,11 +161,16 @@ def card(ckpt, credits, report, rows, style_paths, note: str) -> str:
         f"{tr['precision']} autocast, **{tr['steps']} steps** of batch {tr['batch_size']}, "
         f"{tr['seconds']:.0f} s of training. {note}",
         "",
-        "    " + cmd.replace(" --resume", "").replace("/work/runs/styles/", "").replace("/work/runs/data/train", "CONTENT_DIR"),
+        "    "
+        + cmd.replace(" --resume", "")
+        .replace("/work/runs/styles/", "")
+        .replace("/work/runs/data/train", "CONTENT_DIR"),
         "",
         f"Loss: content weight {tr['weights']['content']:g} at {', '.join(tr['content_layers'])}; style weight "
         f"{tr['weights']['style']:g} with per-layer weights "
-        + ", ".join(f"{k} {v:g}" for k, v in (tr["weights"].get("style_layers") or dict.fromkeys(tr["style_layers"], 1)).items())
+        + ", ".join(
+            f"{k} {v:g}" for k, v in (tr["weights"].get("style_layers") or dict.fromkeys(tr["style_layers"], 1)).items()
+        )
         + f"; TV {tr['weights']['tv']:g}. The recipe and how it was chosen: `docs/quality.md`.",
         "",
         "## Quality (`styleport evaluate`)",
@@ -193,9 +213,17 @@ def main() -> None:
     ap.add_argument("--style", type=Path, nargs="+", required=True, help="the painting(s) as trained on")
     ap.add_argument("--note", default="", help="one sentence about the run (machine load, ...)")
     ap.add_argument("--title", help="model title for the web demo (multi-style networks)")
+    ap.add_argument("--stamp", action="store_true", help="also write the credits (and --title) into MODEL.pth")
     args = ap.parse_args()
     credits = json.loads(PAINTINGS.read_text())
-    ckpt = stamp_credits(args.model, credits, args.title)
+    ckpt = checkpoints.load(args.model)
+    meta = with_credits(ckpt, credits, args.title)
+    if args.stamp and meta != ckpt.metadata:
+        ckpt = stamp(args.model, ckpt, meta)
+    elif meta != ckpt.metadata:
+        print(
+            f"{args.model}: credits differ from scripts/paintings.json; card uses them, checkpoint untouched (--stamp)"
+        )
     report = json.loads((args.eval / "report.json").read_text())
     text = card(ckpt, credits, report, loss_rows(args.run_dir), args.style, args.note)
     atomic_write_bytes(args.model.with_suffix(".md"), text.encode())
