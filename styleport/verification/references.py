@@ -28,6 +28,7 @@ class Emulation:
     scheme: str  # e.g. "onnx:a16w8-pc", "coreml:int8", "tfjs:uint8"
     tolerance: Tolerance
     activations: tuple = ()  # emulate.ActivationGrids a QDQ file declares (calibrated ranges, not weights)
+    palettes: tuple = ()  # emulate.Palettes a palettized CoreML file declares (its tables, not its indices)
 
 
 def bound_text(tol: Tolerance) -> str:
@@ -48,11 +49,16 @@ def emulation_for(
     if row is None:
         return None
     activations: tuple = ()
+    palettes: tuple = ()
     if scheme.startswith("onnx:"):
         activations = emulate.activation_grids(fmt, path)
         if not activations:
             return None
-    return Emulation(scheme, row, activations)
+    if scheme.startswith("coreml:palette"):
+        palettes = emulate.palettes_of(fmt, path)
+        if not palettes:
+            return None
+    return Emulation(scheme, row, activations, palettes)
 
 
 def quantize_input(image: np.ndarray, bits: int | None) -> np.ndarray:
@@ -94,11 +100,11 @@ class Reference:
         self, inp: Input, style: str, weights: np.ndarray | None, bits: int | None, scheme: Emulation
     ) -> np.ndarray:
         """The output of the checkpoint's weights put through the emulation (torch fp32, dequantized weights)."""
-        what = (scheme.scheme, scheme.activations)  # rows differ by variant, the emulated network does not
+        what = (scheme.scheme, scheme.activations, scheme.palettes)  # rows differ by variant, the network does not
         key = (inp.label, style, bits, what)
         if key not in self._cache:
             if what not in self._emulated:
-                self._emulated[what] = self._emulated_session(scheme)  # k-means palettes: ~10-40 s, once
+                self._emulated[what] = self._emulated_session(scheme)
             self._cache[key] = self._emulated[what].run(quantize_input(inp.image, bits), weights)
         return self._cache[key]
 
@@ -106,7 +112,7 @@ class Reference:
         from styleport.runtimes.torch import TorchRuntime
         from styleport.verification.emulate import emulated_model
 
-        net = emulated_model(self.model, emulation.scheme, emulation.activations)
+        net = emulated_model(self.model, emulation.scheme, emulation.activations, emulation.palettes)
         return TorchRuntime().session_for(net, self.device)
 
     def latency(self, inp: Input, weights: np.ndarray | None, runs: int) -> Latency:

@@ -37,7 +37,7 @@ def test_the_scheme_is_what_the_artifact_declares():
     assert emulate.scheme_of("onnx", P.INT8, {}) is None  # scheme unknown: nothing to emulate
     assert emulate.scheme_of("onnx", P.FP16, {}) is None
     assert emulate.scheme_of("tfjs", P.UINT8, None) == "tfjs:uint8"
-    assert emulate.scheme_of("coreml", P.PALETTE4, {}) is None  # k-means not reproduced closely enough
+    assert emulate.scheme_of("coreml", P.PALETTE4, {}) == "coreml:palette4"  # tables read from the file
     with pytest.raises(ValueError, match="unknown quantization scheme"):
         emulate.emulate(_weights(), "onnx16:x")
 
@@ -138,3 +138,86 @@ def test_activation_grids_are_read_from_a_qdq_file_and_applied_around_the_conv(t
     assert np.abs(plain - coarse).max() > 1.0  # the 8-bit output grid of conv1 shows
     y = torch.linspace(-40, 40, 101)
     assert torch.equal(emulate._fake(y, grids[0][2]), torch.clamp(torch.round(y / 0.25), -128, 127) * 0.25)
+
+
+def test_palette_snapping_uses_the_nearest_entry_of_each_conv_table():
+    w = _weights()
+    tables = tuple(
+        (k.removesuffix(".conv2d.weight"), tuple(np.linspace(-0.2, 0.2, 64))) for k in w if "conv2d.weight" in k
+    )
+    out = emulate.emulate(w, "coreml:palette6", tables)
+    grid = np.linspace(-0.2, 0.2, 64)
+    for k in (k for k in w if k.endswith("conv2d.weight")):
+        v = w[k].astype(np.float16).astype(np.float64)
+        want = grid[np.abs(v[..., None] - grid).argmin(axis=-1)]
+        np.testing.assert_array_equal(out[k], want, err_msg=k)
+    assert np.array_equal(out["in1.weight"], w["in1.weight"])  # convs only
+    with pytest.raises(ValueError, match="no palette for conv 'deconv3'"):
+        emulate.emulate(w, "coreml:palette6", tables[:2])
+    with pytest.raises(ValueError, match="64 palette entries"):
+        emulate.emulate(w, "coreml:palette4", tables)
+
+
+def test_palette_emulation_matches_coremltools_and_exposes_a_noisy_network(tmp_path):
+    """The file's k-means tables + the checkpoint's own weights reproduce coremltools' assignment (the file's
+    indices, never read by the emulation); a network palettized after 1% weight noise lands far away."""
+    pytest.importorskip("coremltools")
+    import copy
+
+    import torch
+
+    from styleport import checkpoints, faults, reference
+    from styleport.export import base as exporters
+    from styleport.export.base import ExportRequest
+    from styleport.export.calibration import images_at
+    from styleport.export.pipeline import Job, export_one
+    from styleport.metrics import psnr
+    from styleport.runtimes import base as runtimes
+    from styleport.runtimes.mil.program import Program
+    from styleport.tolerances import emulated_row
+
+    root = Path(__file__).resolve().parents[2]
+    ckpt = checkpoints.load(root / "styleport" / "data" / "models" / "great_wave.pth")
+    model = ckpt.build().eval()
+    w = reference.weights_of(model.state_dict())
+    image = np.rint(images_at([root / "tests" / "fixtures" / "photos" / "petra.jpg"], [(48, 64)])[0]).astype(np.float32)
+    noisy = copy.deepcopy(model)
+    noisy.load_state_dict(
+        {k: torch.from_numpy(v).float() for k, v in faults.by_name("noise 1%").weights(w, None).items()}
+    )
+    row = emulated_row("coreml", P.PALETTE6, "io=tensor")
+    got = {}
+    for name, net in (("right", model), ("noisy", noisy)):
+        path = tmp_path / f"{name}.mlpackage"
+        request = ExportRequest("coreml", P.PALETTE6, ((48, 64),), (), {"io": "tensor"})
+        export_one(net, ckpt, Job(exporters.get("coreml"), request, path), False, ())
+        tables = emulate.coreml_palettes(path)
+        assert len(tables) == 16 and all(len(t) <= 64 for _, t in tables)
+        ew = emulate.emulate(w, "coreml:palette6", tables)
+        stored = {
+            k.removeprefix("model_").split("_conv2d")[0]: v
+            for k, v in Program(path).constants.items()
+            if k.endswith("_palettized")
+        }
+        same = np.mean(
+            np.concatenate(
+                [
+                    ew[k].ravel()
+                    == stored[k.removesuffix(".conv2d.weight").replace(".", "_")].astype(np.float64).ravel()
+                    for k in ew
+                    if k.endswith(".conv2d.weight")
+                ]
+            )
+        )
+        with runtimes.get("coreml").open(path) as session:
+            out = session.run(image, None)
+        emulated = emulate.emulated_model(model, "coreml:palette6", (), tables)
+        with torch.no_grad():
+            want = (
+                emulated(torch.from_numpy(image.transpose(2, 0, 1)[None].copy()))[0].permute(1, 2, 0).double().numpy()
+            )
+        got[name] = (same, psnr(want, out), psnr(reference.forward(w, image.astype(np.float64)), out))
+    (same, emu, flt), (bad_same, bad_emu, bad_flt) = got["right"], got["noisy"]
+    assert same > 0.998 and bad_same < 0.95, got  # measured: 0.9994 vs 0.903
+    assert emu >= row.min_psnr > bad_emu, got  # measured: 72.2 dB vs 49.5
+    assert emu > flt + 10 and abs(bad_flt - bad_emu) < 3, got  # the float row could not tell them apart

@@ -99,6 +99,7 @@ class Program:
         self._model_dir = spec_path.parent
         self._blobs: dict[str, BlobFile] = {}
         self.constants: dict[str, Any] = {}
+        self.compressed: dict[str, Op] = {}  # output name -> its constexpr op (the stored compressed form)
         self.ops: list[Op] = []
         for proto_op in block.operations:
             if proto_op.blocks:
@@ -130,6 +131,7 @@ class Program:
         op = Op(proto_op.type, args, outputs)
         if proto_op.type.startswith("constexpr_"):  # compile-time ops: decompress once, at load
             self._execute(op_def, op, self.constants)
+            self.compressed[outputs[0].name] = op
         else:
             self.ops.append(op)
 
