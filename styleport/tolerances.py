@@ -121,15 +121,16 @@ EMULATED: tuple[Tolerance, ...] = (
     Tolerance("coreml", P.INT8, 54.0, None, "int8 weights emulated, fp16 compute + 8-bit output: GW 58.2, SN 256 58.6"),
     Tolerance("coreml", P.INT8, 58.0, None, "int8 weights emulated, fp16 compute: GW 48x64 65.6 dB", "io=tensor"),
     # Palettes: the file's k-means tables (never its indices) with the checkpoint's weights snapped to their nearest
-    # entry reproduce coremltools' assignment (GW: 99.94% of weights; after 1% weight noise 90.3%). Held-out 256 px,
-    # image I/O, 8 networks 2026-12 (bench/palette_emulation.py): palette6 58.1-58.5 dB, palette4 55.0-58.7.
-    Tolerance("coreml", P.PALETTE6, 54.0, None, "palette tables from the file, fp16 compute + 8-bit output: 58.1-58.5"),
-    Tolerance("coreml", P.PALETTE4, 52.0, None, "palette tables from the file, fp16 compute + 8-bit output: 55.0-58.7"),
+    # entry reproduce coremltools' assignment (GW: 99.94% of weights; after 1% weight noise 90.3%). Held-out 256 px
+    # (`python bench/palette_emulation.py [--io tensor]`): image I/O, 8 networks 2026-12: palette6 58.1-58.5 dB,
+    # palette4 55.0-58.7; tensor I/O, great_wave / trio / cafe_terrace: palette6 65.8-69.2, palette4 57.3-60.8.
+    Tolerance("coreml", P.PALETTE6, 54.0, None, "file's palette tables, fp16 compute + 8-bit output: 58.1-58.5 dB"),
+    Tolerance("coreml", P.PALETTE4, 52.0, None, "file's palette tables, fp16 compute + 8-bit output: 55.0-58.7 dB"),
     Tolerance(
-        "coreml", P.PALETTE6, 58.0, None, "palette tables from the file, fp16 compute: GW 48x64 72.2 dB", "io=tensor"
+        "coreml", P.PALETTE6, 60.0, None, "file's palette tables, fp16 compute: 256 px 65.8-69.2 dB", "io=tensor"
     ),
     Tolerance(
-        "coreml", P.PALETTE4, 58.0, None, "palette tables from the file, fp16 compute (as palette6)", "io=tensor"
+        "coreml", P.PALETTE4, 54.0, None, "file's palette tables, fp16 compute: 256 px 57.3-60.8 dB", "io=tensor"
     ),
     # TFLite: the per-run activation quantization is emulated per tensor, not bit-exactly (XNNPACK's own rounding):
     # GW 48x64 57.9-58.8 dB; held-out 256 px GW 52.3, SN 51.3, composition_viii 51.0, cafe_terrace 52.0. 1% noise
