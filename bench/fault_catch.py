@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -64,7 +65,7 @@ def cell_text(cell: faults.Cell) -> str:
     return f"{cell.psnr:.1f} / {cell.max_abs:.3g}{emu} {verdict}"
 
 
-def markdown(results, model: Path, other: Path, sizes, seconds: float, parts: int = 1) -> str:
+def markdown(results, model: Path, other: Path, sizes, seconds: float, parts: int = 1, loads=()) -> str:
     names = [f.name for f in faults.FAULTS]
     lines = [
         "# How we know an artifact is right",
@@ -114,11 +115,10 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float, parts: in
         "  output faults (channel swap, blur, constant) are applied to the artifact's output;",
         "- each cell: worst PSNR (dB) / worst max abs (0..255) over the cases, and the verdict, from the",
         "  engine's own rule (`styleport.verification.engine.judge`, the code `export`, `parity` and `verify` run);",
-        "- sizes: the table stays at small crops of the test photos (a full table at the 256 px parity sizes",
-        "  takes hours on the shared 2-core machine it was made on). The emulated rows were also measured where",
-        "  parity measures: `styleport parity` on the held-out verification photos (eiffelTower, montStMichel,",
-        "  neuschwansteinCastle) at 256x256 and 239x321 for the bundled styles; those numbers are in each row's",
-        "  reason in `styleport/tolerances.py` and set the rows where they are lower than here.",
+        "- sizes: the rows were also measured where parity measures -- `styleport parity` on the held-out",
+        "  verification photos (eiffelTower, montStMichel, neuschwansteinCastle) at 256x256 and 239x321, every",
+        "  bundled network; those numbers are in each row's reason in `styleport/tolerances.py` and set the",
+        "  rows where they are lower than here (`--sizes 256x256,239x321` runs this table at those sizes).",
         "",
         "Faults: " + "; ".join(f"**{f.name}**: {f.what}" for f in faults.FAULTS) + ".",
         "",
@@ -189,8 +189,9 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float, parts: in
         "",
         f"Measured in {seconds:.0f} s"
         + (f" (the sum of {parts} parts measured apart, `--render`)" if parts > 1 else "")
-        + f" on {platform.machine()} {platform.system()} ({platform.processor() or 'cpu'}), a 2-core machine shared",
-        "with training runs (load average ~15-19 while measuring),",
+        + f" on {platform.machine()} {platform.system()} ({platform.processor() or 'cpu'}), {os.cpu_count()} cores"
+        + (f", load average {min(loads):.1f}-{max(loads):.1f} at the end of each part" if loads else "")
+        + ";",
         "CoreML through styleport's numpy ML Program interpreter (Apple's runtime needs macOS).",
         "",
     ]
@@ -214,6 +215,7 @@ def to_json(results, seconds: float) -> dict:
     """Every verdict and number of a run, as measured (so parts measured separately render as one table)."""
     return {
         "seconds": seconds,
+        "load": os.getloadavg()[0],
         "rows": [
             {
                 "format": r.row.format,
@@ -278,16 +280,18 @@ def main(argv=None) -> int:
         results = list(by_label.values())
         seconds = sum(part["seconds"] for part in parts)
         count = len(parts)
+        loads = [part["load"] for part in parts if "load" in part]
     else:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             results = run(args.model, args.other, formats, sizes, Path(tmp), precisions=precisions)
         seconds = time.perf_counter() - start
         count = 1
+        loads = [os.getloadavg()[0]]
         if args.json:
             text = json.dumps(to_json(results, seconds), indent=1, default=lambda x: None if not np.isfinite(x) else x)
             args.json.write_text(text)
-    text = markdown(results, args.model, args.other, sizes, seconds, count)
+    text = markdown(results, args.model, args.other, sizes, seconds, count, loads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")

@@ -180,12 +180,16 @@ _EPS_INT8 = (
     "right artifacts vs the emulation at 256 px on held-out photos, 2026-12 networks: 81.0 dB (inokashira_snow): "
     "the emulated row (79 dB) sits below them; fault on great_wave 48x64: 82.9 dB"
 )
+_TFLITE_INT8 = (
+    "right artifacts vs the emulation at 256 px on held-out photos, 2026-12 networks: 43.3-48.0 dB (the per-run "
+    "activation quantization is emulated per tensor, not bit for bit): the emulated row (42 dB) sits below them; "
+)
 KNOWN_MISSES: Mapping[tuple[str, Precision], Mapping[str, str]] = {
     ("onnx", Precision.INT8): {"IN eps x100": _EPS_INT8},
     ("ort", Precision.INT8): {"IN eps x100": _EPS_INT8},
     ("tflite", Precision.INT8): {
-        "noise 1%": "right artifacts vs the emulation at 256 px on held-out photos: 51.3 dB (starry_night), "
-        "52.3 (great_wave): the emulated row sits below them; fault here: 50.0 dB",
+        "noise 1%": _TFLITE_INT8 + "noise 1% on great_wave 48x64: 49.9 dB",
+        "out conv x1.02": _TFLITE_INT8 + "output conv x1.02 on great_wave 48x64: 46.4 dB",
     },
 }
 
