@@ -13,12 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-CONTENT = ("relu2_2", "relu4_2")
-
-
-def cells(scores: dict) -> list[str]:
-    return [f"{scores['style'][k]:.2f}" for k in LAYERS] + [f"{scores['content'][k]:.2f}" for k in CONTENT]
+from styleport.evaluate import STYLE_LAYERS as LAYERS
+from styleport.evaluate import score_cells as cells
 
 
 def main() -> None:

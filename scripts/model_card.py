@@ -22,6 +22,7 @@ from PIL import Image
 
 from styleport import checkpoints
 from styleport.demo.job import contact_sheet
+from styleport.evaluate import score_cells
 from styleport.fileutil import atomic_write_bytes
 from styleport.images import load_image, sample_photos, save_image
 from styleport.stylize import StylizeOptions, Stylizer
@@ -80,9 +81,7 @@ def quality_table(report: dict) -> list[str]:
         ):
             if kind not in entry:
                 continue
-            s, c = entry[kind]["style"], entry[kind]["content"]
-            cells = [f"{s[k]:.2f}" for k in LAYERS] + [f"{c['relu2_2']:.2f}", f"{c['relu4_2']:.2f}"]
-            out.append(f"| {entry['style']} | {label} | " + " | ".join(cells) + " |")
+            out.append(f"| {entry['style']} | {label} | " + " | ".join(score_cells(entry[kind])) + " |")
     return out
 
 

@@ -16,6 +16,7 @@ painting's Grams, for ``styleport evaluate`` and for the trainer's ``--eval-ever
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -58,6 +59,12 @@ class QualityMeter:
         for n in CONTENT_LAYERS:
             content[n] = float(torch.linalg.norm(fy[n] - fx[n]) / torch.linalg.norm(fx[n]).clamp_min(1e-12))
         return {"style": style, "content": content}
+
+
+def score_cells(scores: Mapping[str, Mapping[str, float]], digits: int = 2) -> list[str]:
+    """A report entry's style distances (STYLE_LAYERS) then content distances (CONTENT_LAYERS), as table cells."""
+    style, content = scores["style"], scores["content"]
+    return [f"{style[n]:.{digits}f}" for n in STYLE_LAYERS] + [f"{content[n]:.{digits}f}" for n in CONTENT_LAYERS]
 
 
 def mean_scores(scores: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
