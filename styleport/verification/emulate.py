@@ -30,9 +30,15 @@ ONNX QDQ files also quantize each conv's input and output activations (8 or 16 b
 calibrated at export. Those grids -- calibration results, not weights -- are read from the file
 (``onnx_activation_grids``) and applied around each conv of the emulated network, with the conv bias
 on the int32 grid ``input scale x weight scale`` as ONNX Runtime stores it. Not for the a8w8
-variants: with 8-bit activations ONNX Runtime's integer kernels differ from this fake quantization
-by about as much as the float reference does (great_wave 48x64: 44.8 dB vs 42.9), so they keep
-the float condition only. TFLite's dynamic-range kernels quantize each conv's input per run to int8 over its
+variants: with 8-bit activations the emulation lands about as far from ONNX Runtime's output as the
+float reference does (great_wave 48x64: 43.6 dB vs 42.5) -- even with every graph optimization off,
+where ORT computes exactly these Dequantize -> float Conv -> Quantize steps. Measured layer by layer:
+conv1's quantized output is identical, but from conv2 on a few values land one grid step apart
+(a different float summation order puts them on the other side of a rounding edge); each such step
+is far larger than the difference that caused it, so the next 8-bit grid flips more values, and the
+disagreement grows layer by layer to the size of the quantization error itself. A 16-bit grid's
+steps are 256x finer, which is why the a16 schemes match to ~87 dB. a8w8 files keep the float
+condition only. TFLite's dynamic-range kernels quantize each conv's input per run to int8 over its
 own range (asymmetric, per tensor): emulated the same way. fp16 compute (CoreML) is not emulated:
 it stays in the artifact-vs-emulation error the tolerance rows allow (``tolerances.EMULATED``).
 """
