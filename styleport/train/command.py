@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--time-limit",
         type=float_in(0, 1e7, lo_open=True),
         metavar="MIN",
-        help="stop and save after MIN minutes of training",
+        help="stop and save after MIN minutes of training in this run (with --resume: MIN more minutes)",
     )
     g.add_argument("--width", type=float_in(0.05, 4), help="network channel multiplier (default 1.0; 0.5 = half width)")
     g.add_argument(

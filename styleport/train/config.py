@@ -52,7 +52,8 @@ class TrainConfig:
     lr: float = 1e-3
     steps: int = 40000
     epochs: float | None = None  # overrides steps once the data size is known
-    time_limit: float | None = None  # minutes: stop (and save) after the first step past this much training time
+    time_limit: float | None = None  # minutes: stop (and save) after the first step past this much training
+    # time in this invocation (a --resume gets the full limit again)
     width: float = 1.0
     seed: int = 0
     content_layers: tuple[str, ...] = ("relu2_2",)

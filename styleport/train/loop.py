@@ -302,6 +302,7 @@ class Trainer:
         base = self.dist.rank * cfg.batch_size
         parts_f: dict[str, float] = {}
         rate = 0.0
+        started = self.elapsed  # --time-limit counts this invocation's training, also after --resume
         while self.step < self.total_steps:
             t0 = time.perf_counter()
             x, failures = next(loader)
@@ -317,7 +318,7 @@ class Trainer:
             self.elapsed += dt
             inst = cfg.batch_size * self.dist.world / dt
             rate = inst if rate == 0.0 else 0.9 * rate + 0.1 * inst
-            over = cfg.time_limit is not None and ddp.any_rank(self.elapsed >= 60 * cfg.time_limit, self.dist)
+            over = cfg.time_limit is not None and ddp.any_rank(self.elapsed - started >= 60 * cfg.time_limit, self.dist)
             if over and self.step < self.total_steps:
                 progress.message(f"time limit of {cfg.time_limit:g} min reached at step {self.step}")
                 self.total_steps = self.step

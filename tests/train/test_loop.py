@@ -64,6 +64,17 @@ def test_time_limit_stops_and_saves(tmp_path, style_image, cli):
     assert checkpoints.load(tmp_path / "m.run" / "checkpoint.pth").training_state["step"] == 1
 
 
+def test_time_limit_counts_this_invocation_after_resume(tmp_path, style_image, cli):
+    """A resumed run gets its --time-limit afresh: 1e6 s already trained does not stop it at once."""
+    assert cli(_args(tmp_path, style_image, "m", 1))[0] == 0
+    state_path = tmp_path / "m.run" / "checkpoint.pth"
+    state = torch.load(state_path, map_location="cpu", weights_only=True)
+    state["training_state"]["elapsed"] = 1e6  # as if the earlier part of the run had trained for 11 days
+    torch.save(state, state_path)
+    assert cli(_args(tmp_path, style_image, "m", 3, "--resume", "--time-limit", "10"))[0] == 0
+    assert checkpoints.load(state_path).training_state["step"] == 3  # cumulative counting stops at step 2
+
+
 def test_precision_resolution():
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32"
