@@ -14,6 +14,8 @@ in the calibration set) and whether it meets its float tolerance row (``stylepor
 variants with 8-bit activations: the ``a8`` row; TFLite full-integer has no row of its own and is
 held to the tflite int8 row). ``--profile`` adds ONNX Runtime's profiler (top ops and their share of
 kernel time) for the fp32 and int8 files at the largest size. Latency is printed, never asserted.
+``--quality --schemes a8w8-pc-enc,a8w8-pc-skip`` instead prints those ONNX int8 schemes' PSNR on every
+bundled network and the held-out photos (no timing).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 THREADS = 2
+SCHEMES = ["a16w8", "a8w8-pc", "a8w8-pc-skip", "a8w8-pc-enc"]  # ONNX int8 schemes timed without --all
 
 
 @dataclasses.dataclass
@@ -119,7 +122,7 @@ def ort_files(model, folder: Path, everything: bool) -> list[tuple[str, str, Pat
     plain = torch_to_onnx(model, subpixel=False)
     request = ExportRequest("onnx", Precision.INT8)
     schemes = ("a16w8", "a16w8-pc", "a8w8", "a8w8-pc", "a8w8-pc-skip", "a8w8-pc-enc")  # the exporter's own
-    for scheme in schemes if everything else ("a16w8", "a8w8-pc", "a8w8-pc-skip", "a8w8-pc-enc"):
+    for scheme in schemes if everything else SCHEMES:
         p = folder / f"{scheme}.onnx"
         proto, _ = quantize(plain, model, request, scheme)
         onnx.save(proto, str(p))
@@ -199,7 +202,16 @@ def ort_profile(v: Variant, img: np.ndarray, folder: Path, runs: int = 3) -> str
     top = sorted(by_op.items(), key=lambda kv: -kv[1])[:7]
     nodes = sum(1 for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")) // (runs + 1)
     parts = ", ".join(f"{op} {100 * d / total:.0f}%" for op, d in top)
-    return f"{v.name}: {nodes} kernels/run, {total / (runs + 1) / 1e3:.0f} ms kernel time/run: {parts}"
+    convs: dict[str, float] = {}
+    for e in events:
+        if e.get("cat") == "Node" and e.get("args", {}).get("op_name") in ("Conv", "QLinearConv"):
+            convs[e["name"].removesuffix("_kernel_time")] = convs.get(e["name"].removesuffix("_kernel_time"), 0.0) + e["dur"]
+    slow = sorted(convs.items(), key=lambda kv: -kv[1])[:3]
+    per_run = ", ".join(f"{k} {d / (runs + 1) / 1e3:.0f} ms" for k, d in slow)
+    return (
+        f"{v.name}: {nodes} kernels/run, {total / (runs + 1) / 1e3:.0f} ms kernel time/run: {parts}\n"
+        f"      convs {sum(convs.values()) / (runs + 1) / 1e3:.0f} ms/run, slowest: {per_run}"
+    )
 
 
 # ---------------------------------------------------------------- LiteRT (TFLite)
@@ -322,6 +334,42 @@ def report(model_name: str, variants: list[Variant], sizes) -> None:
                 )
 
 
+def quality(schemes: list[str], sizes) -> None:
+    """PSNR of ONNX int8 ``schemes`` vs torch fp32, every bundled network, the held-out photos at ``sizes``."""
+    import onnxruntime as ort
+    import torch
+
+    from styleport import checkpoints
+    from styleport.export.base import ExportRequest
+    from styleport.export.calibration import fit
+    from styleport.export.onnx import torch_to_onnx
+    from styleport.export.onnx_int8 import quantize
+    from styleport.images import load_image, sample_photos
+    from styleport.metrics import psnr
+    from styleport.precision import Precision
+
+    _quiet()
+    photos = [load_image(p).rgb for p in sample_photos("verification")]
+    for path in sorted((ROOT / "styleport" / "data" / "models").glob("*.pth")):
+        ckpt = checkpoints.load(path)
+        model = ckpt.build("cpu").eval()
+        sw = np.eye(ckpt.config.num_styles, dtype=np.float32)[:1] if ckpt.config.num_styles > 1 else None  # style 0
+        for scheme in schemes:
+            proto, _ = quantize(torch_to_onnx(model, subpixel=False), model, ExportRequest("onnx", Precision.INT8), scheme)
+            sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+            line = []
+            for size in sizes:
+                scores = []
+                for photo in photos:
+                    x = torch.from_numpy(fit(photo, *size)).permute(2, 0, 1)[None]  # (H,W,3) -> (1,3,H,W)
+                    feeds = {"image": x.numpy()} | ({"style_weights": sw} if sw is not None else {})
+                    with torch.inference_mode():
+                        ref = model(x, None if sw is None else torch.from_numpy(sw))[0].permute(1, 2, 0).numpy()
+                    scores.append(psnr(ref, sess.run(None, feeds)[0][0].transpose(1, 2, 0)))  # (1,3,H,W) -> (H,W,3)
+                line.append(f"{size[0]}: {min(scores):.1f}-{max(scores):.1f} dB")
+            print(f"{path.stem:22s} {scheme:14s} " + "  ".join(line), flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="great_wave,w1")
@@ -331,7 +379,14 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--all", action="store_true", help="also QOperator, more ops quantized, sub-pixel int8, ...")
     ap.add_argument("--photo", type=Path, default=ROOT / "styleport" / "data" / "samples" / "eiffelTower.jpg")
+    ap.add_argument("--quality", action="store_true", help="only PSNR of --schemes, all bundled nets, held-out photos")
+    ap.add_argument("--schemes", help=f"ONNX int8 schemes to time (default {','.join(SCHEMES)})")
     args = ap.parse_args()
+    if args.schemes:
+        SCHEMES[:] = args.schemes.split(",")
+    if args.quality:
+        quality(SCHEMES, [(int(x), int(x)) for x in args.sizes.split(",")])
+        return 0
 
     import onnxruntime
     import torch
