@@ -200,12 +200,16 @@ def ort_profile(v: Variant, img: np.ndarray, folder: Path, runs: int = 3) -> str
             by_op[op] = by_op.get(op, 0.0) + e["dur"]
     total = sum(by_op.values()) or 1.0
     top = sorted(by_op.items(), key=lambda kv: -kv[1])[:7]
-    nodes = sum(1 for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")) // (runs + 1)
+    nodes = sum(1 for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")) // (
+        runs + 1
+    )
     parts = ", ".join(f"{op} {100 * d / total:.0f}%" for op, d in top)
     convs: dict[str, float] = {}
     for e in events:
         if e.get("cat") == "Node" and e.get("args", {}).get("op_name") in ("Conv", "QLinearConv"):
-            convs[e["name"].removesuffix("_kernel_time")] = convs.get(e["name"].removesuffix("_kernel_time"), 0.0) + e["dur"]
+            convs[e["name"].removesuffix("_kernel_time")] = (
+                convs.get(e["name"].removesuffix("_kernel_time"), 0.0) + e["dur"]
+            )
     slow = sorted(convs.items(), key=lambda kv: -kv[1])[:3]
     per_run = ", ".join(f"{k} {d / (runs + 1) / 1e3:.0f} ms" for k, d in slow)
     return (
@@ -282,7 +286,9 @@ def tflite_variants(model, folder: Path, everything: bool) -> list[Variant]:
     for name, key, resolver, latest in specs:
         if key in paths and (everything or "latest" not in name):
             prec = "fp32" if key == "fp32" else "int8"
-            out.append(Variant("tflite", name, ("tflite", prec, ""), litert_runner(paths[key], resolver, latest), paths[key]))
+            out.append(
+                Variant("tflite", name, ("tflite", prec, ""), litert_runner(paths[key], resolver, latest), paths[key])
+            )
     return out
 
 
@@ -297,7 +303,10 @@ def measure(variants: list[Variant], sizes, images, refs, repeats: int) -> None:
             try:
                 d = compare(refs[size], v.run(images[size]))
             except Exception as exc:
-                print(f"  {v.name} at {size}: failed ({(str(exc).splitlines() or [type(exc).__name__])[0]})", file=sys.stderr)
+                print(
+                    f"  {v.name} at {size}: failed ({(str(exc).splitlines() or [type(exc).__name__])[0]})",
+                    file=sys.stderr,
+                )
                 continue
             tol = lookup(v.row[0], Precision(v.row[1]), v.row[2])
             v.psnr[size] = d.psnr
@@ -355,7 +364,9 @@ def quality(schemes: list[str], sizes) -> None:
         model = ckpt.build("cpu").eval()
         sw = np.eye(ckpt.config.num_styles, dtype=np.float32)[:1] if ckpt.config.num_styles > 1 else None  # style 0
         for scheme in schemes:
-            proto, _ = quantize(torch_to_onnx(model, subpixel=False), model, ExportRequest("onnx", Precision.INT8), scheme)
+            proto, _ = quantize(
+                torch_to_onnx(model, subpixel=False), model, ExportRequest("onnx", Precision.INT8), scheme
+            )
             sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
             line = []
             for size in sizes:
@@ -408,7 +419,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="styleport-int8-") as tmp:
             tmp = Path(tmp)
             with torch.inference_mode():  # (H,W,3) -> (1,3,H,W) -> (H,W,3)
-                refs = {s: model(torch.from_numpy(images[s]).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy() for s in sizes}
+                refs = {
+                    s: model(torch.from_numpy(images[s]).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+                    for s in sizes
+                }
             variants = []
             if "ort" in runtimes:
                 variants += ort_variants(model, tmp, args.all)
@@ -422,7 +436,9 @@ def main() -> int:
                 for v in variants:
                     if v.runtime == "ort" and v.level == "all":
                         print("  " + ort_profile(v, images[sizes[-1]], tmp))
-    print(f"\nphoto {args.photo.name}; {args.repeats} interleaved repeats after a warm-up; load at end {os.getloadavg()}")
+    print(
+        f"\nphoto {args.photo.name}; {args.repeats} interleaved repeats after a warm-up; load at end {os.getloadavg()}"
+    )
     return 0
 
 

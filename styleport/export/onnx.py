@@ -207,7 +207,9 @@ class OnnxExporter(Exporter):
         elif request.precision == Precision.INT8:
             from styleport.export.onnx_int8 import quantize
 
-            proto, chosen = quantize(torch_to_onnx(model, trace, subpixel=False), model, request, self.option(request, "int8_scheme"))
+            proto, chosen = quantize(
+                torch_to_onnx(model, trace, subpixel=False), model, request, self.option(request, "int8_scheme")
+            )
             details.update(chosen)
         else:
             proto = torch_to_onnx(model, trace)
