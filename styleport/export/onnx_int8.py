@@ -39,8 +39,8 @@ EVAL_SIZE = (96, 120)
 TOLERANCE_DB = 0.5  # prefer a cheaper scheme when it is this close to the best
 # "-enc" keeps these convs float. great_wave at 256 px, all other convs a8w8-pc, one conv kept float at a
 # time: conv1 +1.9 dB, conv2 +0.7, conv3 +0.5, res1.conv1 +0.4, every other conv <= 0.1. deconv3 (9x9, 3
-# outputs) is where QLinearConv is slowest (full im2col of 81 taps: 298 of 503 ms of int8 conv time at
-# 512 px, vs 155 ms as an fp32 NCHWc conv).
+# outputs) is where QLinearConv is slowest (a full im2col, 81 x C_in bytes per output pixel: 154 of 259 ms
+# of int8 conv time at 512 px, vs 71 ms as an fp32 NCHWc conv).
 FLOAT_ENCODER = ("conv1", "conv2", "conv3", "res1.conv1", "deconv3")
 
 
