@@ -172,7 +172,8 @@ class OnnxExporter(Exporter):
     description = "ONNX (opset 18, dynamic H/W) for ONNX Runtime, onnxruntime-web, TensorRT"
     options = {
         "int8_scheme": OptionSpec(
-            "int8 quantization scheme; 'auto' measures every candidate on the calibration photos and keeps the best",
+            "int8 quantization scheme; 'auto' measures every candidate on the calibration photos and keeps the best;"
+            " a8w8-pc-enc (by name only): integer convs in ONNX Runtime, the fast one (docs/performance.md)",
             "auto",
             (
                 "auto",
@@ -184,6 +185,7 @@ class OnnxExporter(Exporter):
                 "a8w8-pc-skip",
                 "a16w8-skip",
                 "a16w8-pc-skip",
+                "a8w8-pc-enc",
             ),
         ),
     }

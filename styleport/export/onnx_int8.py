@@ -6,6 +6,13 @@ see raw pixels and produce them) stay float. Which combination works depends on 
 ``auto`` quantizes with every candidate, calibrated on the calibration photos, measures each
 against the torch fp32 output on those photos at a different size, and keeps the cheapest scheme
 within ``TOLERANCE_DB`` of the best PSNR. Every candidate's PSNR is recorded in the Artifact.
+
+Speed (bench/int8_speed.py, docs/performance.md "int8 speed"): only 8-bit activations run as
+integer convs in ONNX Runtime's CPU provider (DQ -> Conv -> Q fuses into QLinearConv, u8s8, VNNI);
+16-bit QDQ runs float convs between Q/DQ pairs, slower than the fp32 file. The named scheme
+``a8w8-pc-enc`` (not an ``auto`` candidate: ``auto`` optimizes quality) keeps float the convs whose
+8-bit activations cost the most PSNR and the 9x9 output conv (``FLOAT_ENCODER``), and runs the rest
+as QLinearConv: the fast int8 file.
 """
 
 from __future__ import annotations
@@ -30,6 +37,11 @@ CALIBRATION_SIZE = (
 )  # held-out photos at 256 px: 128 px ranges clipped (cafe_terrace 46.4 dB, max abs 40; 384 px: 52.5 dB, 27)
 EVAL_SIZE = (96, 120)
 TOLERANCE_DB = 0.5  # prefer a cheaper scheme when it is this close to the best
+# "-enc" keeps these convs float. great_wave at 256 px, all other convs a8w8-pc, one conv kept float at a
+# time: conv1 +1.9 dB, conv2 +0.7, conv3 +0.5, res1.conv1 +0.4, every other conv <= 0.1. deconv3 (9x9, 3
+# outputs) is where QLinearConv is slowest (a full im2col, 81 x C_in bytes per output pixel: 154 of 259 ms
+# of int8 conv time at 512 px, vs 71 ms as an fp32 NCHWc conv).
+FLOAT_ENCODER = ("conv1", "conv2", "conv3", "res1.conv1", "deconv3")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +49,7 @@ class Scheme:
     activations16: bool
     per_channel: bool
     skip_ends: bool  # keep the first and last conv in float
+    float_encoder: bool = False  # keep the FLOAT_ENCODER convs in float
 
     @property
     def name(self) -> str:
@@ -44,6 +57,7 @@ class Scheme:
             f"a{16 if self.activations16 else 8}w8"
             + ("-pc" if self.per_channel else "")
             + ("-skip" if self.skip_ends else "")
+            + ("-enc" if self.float_encoder else "")
         )
 
     @property
@@ -52,13 +66,14 @@ class Scheme:
 
     @classmethod
     def parse(cls, name: str) -> Scheme:
-        for s in ALL_SCHEMES:
+        for s in NAMED_SCHEMES:
             if s.name == name:
                 return s
         raise StyleportError(f"unknown int8 scheme '{name}'")
 
 
-ALL_SCHEMES = tuple(Scheme(a, p, s) for a in (False, True) for s in (False, True) for p in (False, True))
+ALL_SCHEMES = tuple(Scheme(a, p, s) for a in (False, True) for s in (False, True) for p in (False, True))  # auto
+NAMED_SCHEMES = (*ALL_SCHEMES, Scheme(False, True, False, float_encoder=True))  # a8w8-pc-enc: by name only
 
 
 class _Reader:
@@ -85,7 +100,15 @@ def _conv_ends(proto) -> list[str]:
     return [convs[0], convs[-1]] if len(convs) >= 2 else convs
 
 
-def _quantize_one(pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reader, ends: list[str]) -> None:
+def _float_convs(proto, scheme: Scheme, ends: list[str]) -> list[str] | None:
+    """Names of the Conv nodes ``scheme`` keeps float (convs are named by their weight, ``<layer>.conv2d.weight``)."""
+    if scheme.float_encoder:
+        keep = {f"{layer}.conv2d.weight" for layer in FLOAT_ENCODER}
+        return [n.name for n in proto.graph.node if n.op_type == "Conv" and n.input[1] in keep]
+    return ends if scheme.skip_ends else None
+
+
+def _quantize_one(pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reader, exclude: list[str] | None) -> None:
     q = require("onnxruntime.quantization", "onnx", "int8 quantization")
     root = logging.getLogger()
     level = root.level
@@ -93,12 +116,12 @@ def _quantize_one(pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reade
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _static(q, pre_path, out_path, scheme, reader, ends)
+            _static(q, pre_path, out_path, scheme, reader, exclude)
     finally:
         root.setLevel(level)
 
 
-def _static(q, pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reader, ends: list[str]) -> None:
+def _static(q, pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reader, exclude: list[str] | None) -> None:
     q.quantize_static(
         str(pre_path),
         str(out_path),
@@ -108,7 +131,7 @@ def _static(q, pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reader, 
         activation_type=q.QuantType.QUInt16 if scheme.activations16 else q.QuantType.QUInt8,
         weight_type=q.QuantType.QInt8,
         op_types_to_quantize=["Conv"],  # instance norm, pad, resize stay float between QDQ pairs
-        nodes_to_exclude=ends if scheme.skip_ends else None,
+        nodes_to_exclude=exclude,
         calibrate_method=q.CalibrationMethod.MinMax,
         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
     )
@@ -154,11 +177,12 @@ def quantize(fp32_proto, model: TransformerNet, request: ExportRequest, scheme_n
                 quant_pre_process(str(raw), str(pre), skip_symbolic_shape=False)
         finally:
             shape_log.setLevel(level)
-        ends = _conv_ends(onnx.load(str(pre)))
+        pre_proto = onnx.load(str(pre))
+        ends = _conv_ends(pre_proto)
         for scheme in candidates:
             out = tmp / f"{scheme.name}.onnx"
             try:
-                _quantize_one(pre, out, scheme, _Reader(cal, styles), ends)
+                _quantize_one(pre, out, scheme, _Reader(cal, styles), _float_convs(pre_proto, scheme, ends))
             except Exception as exc:  # a scheme ORT cannot produce is recorded, not fatal
                 results[scheme.name] = float("nan")
                 if len(candidates) == 1:

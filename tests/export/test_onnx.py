@@ -82,3 +82,34 @@ def test_two_style_network_fp32_int8(two_style_checkpoint, tmp_path):
     with OnnxRuntime().open(results[0].artifact.path, device="cpu") as session:
         a, b = session.run(img, np.array([1, 0], np.float32)), session.run(img, np.array([0, 1], np.float32))
     assert a.shape == (40, 44, 3) and np.abs(a - b).mean() > 1.0
+
+
+def test_int8_a8w8_pc_enc_keeps_encoder_float_and_fuses_the_rest(tiny_checkpoint, tmp_path):
+    """The fast scheme: FLOAT_ENCODER convs stay float, every other conv becomes an integer QLinearConv
+    in ONNX Runtime (8-bit activations on both sides); verified against the a8 float row."""
+    import onnxruntime as ort
+
+    from styleport.tolerances import variant_of
+    from styleport.verification.references import emulation_for
+
+    (result,) = export(tiny_checkpoint, tmp_path, [Precision.INT8], {"onnx": {"int8_scheme": "a8w8-pc-enc"}})
+    details = result.artifact.details
+    assert details["int8_scheme"] == "a8w8-pc-enc" and list(details["int8_candidates_psnr_db"]) == ["a8w8-pc-enc"]
+    assert result.verification.status == "passed", result.summary()
+    assert variant_of("onnx", Precision.INT8, details) == "a8"
+    assert emulation_for("onnx", Precision.INT8, details, result.artifact.path) is None  # u8 kernels: float row only
+    graph = onnx.load(str(result.artifact.path)).graph
+    float_convs = {n.input[1].split(".conv2d.weight")[0] for n in graph.node if n.op_type == "Conv"}
+    weights = {i.name for i in graph.initializer}
+    assert {c for c in float_convs if f"{c}.conv2d.weight" in weights} == {
+        "conv1",
+        "conv2",
+        "conv3",
+        "res1.conv1",
+        "deconv3",
+    }
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(result.artifact.path), options, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node]
+    assert ops.count("QLinearConv") + ops.count("NhwcQLinearConv") == 11  # 16 convs, 5 kept float
