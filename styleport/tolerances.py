@@ -40,8 +40,11 @@ TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance("torch", P.FP16, 50.0, None, "fp16 eager: measured 72.6-73.0 dB, max abs 0.32"),
     # fp32 graphs: only op-order rounding. The max-abs bound is what catches instance-norm eps x100 (max abs
     # 0.076 on great_wave, 84 dB).
-    Tolerance("onnx", P.FP32, 90.0, 0.02, f"fp32 graph, ORT reorders sums only: {GW} 139 dB, max abs 1.7e-4"),
-    Tolerance("ort", P.FP32, 90.0, 0.02, f"onnx fp32 graph saved by ORT: {GW} 145 dB, max abs 7e-5"),
+    # ORT's InstanceNormalization sums each channel in fp32: its error grows with the image (synthetic channel,
+    # mean 60 std: 6e-5 std at 256 px, 5.6e-4 at 1080x1920). great_wave at 1080x1920: 92.1 dB, max abs 0.112.
+    # The max-abs bound allows that; faults stay caught by PSNR (norm eps x100: 83 dB).
+    Tolerance("onnx", P.FP32, 90.0, 0.25, f"fp32 graph, ORT reorders sums only: {GW} 139 dB; 1080p max abs 0.112"),
+    Tolerance("ort", P.FP32, 90.0, 0.25, f"onnx fp32 graph saved by ORT: {GW} 145 dB; 1080p max abs 0.112"),
     Tolerance("tflite", P.FP32, 90.0, 0.02, f"fp32 graph, XNNPACK reorders sums: {GW} 124 dB, max abs 7.4e-4"),
     Tolerance("tfjs", P.FP32, 90.0, 0.02, f"fp32 graph in tfjs wasm: {GW} 124 dB, max abs 7.7e-4"),
     Tolerance("coreml", P.FP32, 90.0, 0.02, f"fp32 program, float tensor I/O: {GW} 145 dB, max abs 1e-4", "io=tensor"),
