@@ -41,8 +41,10 @@ TOLERANCES: tuple[Tolerance, ...] = (
     # fp32 graphs: only op-order rounding. The max-abs bound is what catches instance-norm eps x100 (max abs
     # 0.076 on great_wave, 84 dB).
     # ORT's InstanceNormalization sums each channel in fp32: its error grows with the image (synthetic channel,
-    # mean 60 std: 6e-5 std at 256 px, 5.6e-4 at 1080x1920). great_wave at 1080x1920: 92.1 dB, max abs 0.112.
-    # The max-abs bound allows that; faults stay caught by PSNR (norm eps x100: 83 dB).
+    # mean 60 std: 6e-5 std at 256 px, 5.6e-4 at 1080x1920), but that is not the main error there: ORT fp32 at
+    # 1080x1920 lands great_wave 92.1 dB (max abs 0.112) and trio 82.0-85.6 dB (max abs 0.15-0.26) from the
+    # references, with two-stage ReduceMean statistics too (cause not found; README Limits). The max-abs bound
+    # allows great_wave's; faults stay caught by PSNR (norm eps x100: 83 dB), so trio fails at 1080p.
     Tolerance("onnx", P.FP32, 90.0, 0.25, f"fp32 graph, ORT reorders sums only: {GW} 139 dB; 1080p max abs 0.112"),
     Tolerance("ort", P.FP32, 90.0, 0.25, f"onnx fp32 graph saved by ORT: {GW} 145 dB; 1080p max abs 0.112"),
     Tolerance("tflite", P.FP32, 90.0, 0.02, f"fp32 graph, XNNPACK reorders sums: {GW} 124 dB, max abs 7.4e-4"),
