@@ -153,8 +153,10 @@ def artifact_paths(checkpoint, model, folder: Path, photos, sizes) -> list[Path_
 
 def measure_all(paths: list[Path_], sizes, images: dict, reference: dict, repeats: int) -> None:
     from styleport.metrics import compare
+    from styleport.parity.latency import time_interleaved
     from styleport.precision import Precision
     from styleport.tolerances import lookup
+    from styleport.verification.engine import within
 
     for size in sizes:  # warm-up + quality, once per (path, size)
         for p in paths:
@@ -166,19 +168,11 @@ def measure_all(paths: list[Path_], sizes, images: dict, reference: dict, repeat
                     continue
                 p.psnr[size] = diff.psnr
                 try:
-                    tol = lookup(p.fmt, Precision(p.precision))
-                    ok = diff.psnr >= tol.min_psnr and (tol.max_abs is None or diff.max_abs <= tol.max_abs)
+                    ok = within(diff, lookup(p.fmt, Precision(p.precision)))  # the verification engine's rule
                 except Exception:  # no tolerance row: cannot call it verified
                     ok = False
                 p.verified[size] = ok
-    for r in range(repeats):
-        for size in sizes:
-            for p in paths:
-                if size in p.psnr:
-                    t = time.perf_counter()
-                    p.run(images[size])
-                    p.times.setdefault(size, []).append(time.perf_counter() - t)
-        print(f"  repeat {r + 1}/{repeats} done", file=sys.stderr, flush=True)
+    time_interleaved(paths, sizes, images, repeats)
 
 
 def report(paths: list[Path_], sizes, model, peaks: dict) -> None:

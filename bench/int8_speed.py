@@ -28,7 +28,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -295,8 +294,10 @@ def tflite_variants(model, folder: Path, everything: bool) -> list[Variant]:
 # ---------------------------------------------------------------- measuring
 def measure(variants: list[Variant], sizes, images, refs, repeats: int) -> None:
     from styleport.metrics import compare
+    from styleport.parity.latency import time_interleaved
     from styleport.precision import Precision
     from styleport.tolerances import lookup
+    from styleport.verification.engine import bound_text, within
 
     for size in sizes:
         for v in variants:
@@ -311,16 +312,8 @@ def measure(variants: list[Variant], sizes, images, refs, repeats: int) -> None:
             tol = lookup(v.row[0], Precision(v.row[1]), v.row[2])
             v.psnr[size] = d.psnr
             v.max_abs[size] = d.max_abs
-            bound = f">= {tol.min_psnr:g} dB" + (f", <= {tol.max_abs:g}" if tol.max_abs is not None else "")
-            v.ok[size] = (d.psnr >= tol.min_psnr and (tol.max_abs is None or d.max_abs <= tol.max_abs), bound)
-    for r in range(repeats):
-        for size in sizes:
-            for v in variants:
-                if size in v.psnr:
-                    t = time.perf_counter()
-                    v.run(images[size])
-                    v.times.setdefault(size, []).append(time.perf_counter() - t)
-        print(f"  repeat {r + 1}/{repeats} done, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+            v.ok[size] = (within(d, tol), bound_text(tol))  # the verification engine's rule and wording
+    time_interleaved(variants, sizes, images, repeats, note=lambda: f", load {os.getloadavg()[0]:.1f}")
 
 
 def report(model_name: str, variants: list[Variant], sizes) -> None:

@@ -1,8 +1,10 @@
-"""Latency of one callable: warm-up runs, then the median and p90 of N timed runs (milliseconds)."""
+"""Latency of one callable: warm-up runs, then the median and p90 of N timed runs (milliseconds); and
+the interleaved timing loop the benches share (``time_interleaved``)."""
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Callable
 
@@ -42,3 +44,19 @@ def measure(fn: Callable[[], object], runs: int, size: tuple[int, int], warmup: 
         runs=runs,
         size=size,
     )
+
+
+def time_interleaved(entries, sizes, images, repeats: int, note: Callable[[], str] = lambda: "") -> None:
+    """Time every entry once per size per repeat, interleaved so that machine-load drift hits all alike.
+
+    An entry has ``run(image)``, ``psnr`` (the sizes it ran at in its quality pass: only those are
+    timed) and ``times`` (size -> seconds, appended to). ``note()`` adds to each repeat's progress line.
+    """
+    for r in range(repeats):
+        for size in sizes:
+            for entry in entries:
+                if size in entry.psnr:
+                    start = time.perf_counter()
+                    entry.run(images[size])
+                    entry.times.setdefault(size, []).append(time.perf_counter() - start)
+        print(f"  repeat {r + 1}/{repeats} done{note()}", file=sys.stderr, flush=True)
