@@ -211,11 +211,11 @@ def _untol(d: dict) -> Tolerance:
     )
 
 
-def to_json(results, seconds: float) -> dict:
+def to_json(results, seconds: float, load: float) -> dict:
     """Every verdict and number of a run, as measured (so parts measured separately render as one table)."""
     return {
         "seconds": seconds,
-        "load": os.getloadavg()[0],
+        "load": load,
         "rows": [
             {
                 "format": r.row.format,
@@ -289,7 +289,9 @@ def main(argv=None) -> int:
         count = 1
         loads = [os.getloadavg()[0]]
         if args.json:
-            text = json.dumps(to_json(results, seconds), indent=1, default=lambda x: None if not np.isfinite(x) else x)
+            text = json.dumps(
+                to_json(results, seconds, loads[0]), indent=1, default=lambda x: None if not np.isfinite(x) else x
+            )
             args.json.write_text(text)
     text = markdown(results, args.model, args.other, sizes, seconds, count, loads)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -61,10 +61,10 @@ class QualityMeter:
         return {"style": style, "content": content}
 
 
-def score_cells(scores: Mapping[str, Mapping[str, float]], digits: int = 2) -> list[str]:
+def score_cells(scores: Mapping[str, Mapping[str, float]]) -> list[str]:
     """A report entry's style distances (STYLE_LAYERS) then content distances (CONTENT_LAYERS), as table cells."""
     style, content = scores["style"], scores["content"]
-    return [f"{style[n]:.{digits}f}" for n in STYLE_LAYERS] + [f"{content[n]:.{digits}f}" for n in CONTENT_LAYERS]
+    return [f"{style[n]:.2f}" for n in STYLE_LAYERS] + [f"{content[n]:.2f}" for n in CONTENT_LAYERS]
 
 
 def mean_scores(scores: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
