@@ -1,13 +1,15 @@
 """Start-up cost of ``styleport stylize`` on a small image, whole processes, against ``import torch``.
 
-    python bench/startup.py [--repeats 5] [--size 256] [--threads 1]
+    python bench/startup.py [--repeats 5] [--size 256] [--large 1024] [--threads 1]
 
 Interleaved per repeat (after one warm-up round for the page cache): ``python -c "import torch"``
-(the floor: any PyTorch tool pays it), ``styleport --help`` and ``styleport stylize`` of a photo
-resized to SIZE px with the bundled width-0.5 network at the default precision (auto) and fp32.
-Prints medians and ranges, then one ``python -X importtime`` run of the stylize command: the
-slowest top-level imports and whether any optional heavy package (TensorFlow, coremltools, ONNX,
-onnxruntime) was imported on that path -- none should be.
+(the floor of any PyTorch tool), ``styleport --help``, and ``styleport stylize`` of a photo resized
+to SIZE px with the bundled width-0.5 network: by default (auto: the torch-free onnxruntime engine,
+styleport/light.py), with ``--engine torch`` (auto precision) and ``--engine torch --precision
+fp32``; then both engines on a LARGE px photo, which tells where auto's 1 MP switch should sit.
+Prints medians and ranges, then one ``python -X importtime`` run of the default stylize command:
+its slowest top-level imports, and whether torch, TensorFlow or coremltools was imported on that
+path (none should be).
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("tensorflow", "coremltools", "onnx", "onnxruntime", "onnxscript", "tensorflowjs", "ai_edge_litert")
+HEAVY = ("torch", "tensorflow", "coremltools", "onnxscript", "tensorflowjs", "ai_edge_litert")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--large", type=int, default=1024, help="longer side of the second photo (0: skip)")
     ap.add_argument("--threads", type=int, help="OMP_NUM_THREADS for every process")
     args = ap.parse_args()
     from PIL import Image
@@ -40,17 +43,28 @@ def main() -> int:
     model = ROOT / "styleport" / "data" / "models" / "starry_night.pth"
     with tempfile.TemporaryDirectory(prefix="styleport-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        photo = tmp / "small.jpg"
         src = Image.open(ROOT / "styleport" / "data" / "samples" / "colosseum.jpg").convert("RGB")
-        src.thumbnail((args.size, args.size), Image.Resampling.LANCZOS)
-        src.save(photo, quality=95)
-        stylize = [py, "-m", "styleport", "stylize", str(model), str(photo), "-o", str(tmp / "out.jpg")]
-        runs = {
-            "python -c 'import torch'": [py, "-c", "import torch"],
-            "styleport --help": [py, "-m", "styleport", "--help"],
-            "styleport stylize (auto)": stylize,
-            "styleport stylize --precision fp32": [*stylize, "--precision", "fp32"],
-        }
+        runs: dict[str, list[str]] = {"python -c 'import torch'": [py, "-c", "import torch"]}
+        runs["styleport --help"] = [py, "-m", "styleport", "--help"]
+        shown: dict[int, str] = {}
+        for side in (args.size, args.large):
+            if not side:
+                continue
+            photo = tmp / f"photo{side}.jpg"
+            factor = side / max(src.size)  # down or up: the large photo is an upscaled sample
+            im = src.resize((round(src.width * factor), round(src.height * factor)), Image.Resampling.LANCZOS)
+            im.save(photo, quality=95)
+            shown[side] = f"{im.width}x{im.height}"
+            stylize = [py, "-m", "styleport", "stylize", str(model), str(photo), "-o", str(tmp / "out.png")]
+            if side == args.size:
+                traced_argv = stylize
+                runs[f"stylize {shown[side]} (default: auto)"] = stylize
+                runs[f"stylize {shown[side]} --engine torch"] = [*stylize, "--engine", "torch"]
+                fp32 = [*stylize, "--engine", "torch", "--precision", "fp32"]
+                runs[f"stylize {shown[side]} --engine torch --precision fp32"] = fp32
+            else:
+                runs[f"stylize {shown[side]} --engine onnxruntime"] = [*stylize, "--engine", "onnxruntime"]
+                runs[f"stylize {shown[side]} --engine torch"] = [*stylize, "--engine", "torch"]
         times: dict[str, list[float]] = {k: [] for k in runs}
         for r in range(args.repeats + 1):
             for name, argv in runs.items():
@@ -58,10 +72,10 @@ def main() -> int:
                 subprocess.run(argv, env=env, check=True, capture_output=True)
                 if r:
                     times[name].append(time.perf_counter() - t)
-        traced = subprocess.run([py, "-X", "importtime", *stylize[1:]], env=env, capture_output=True, text=True)
+        traced = subprocess.run([py, "-X", "importtime", *traced_argv[1:]], env=env, capture_output=True, text=True)
     load = os.getloadavg()
     print(
-        f"whole processes, {src.width}x{src.height} photo, {args.repeats} interleaved repeats, threads "
+        f"whole processes, photos {' and '.join(shown.values())}, {args.repeats} interleaved repeats, threads "
         f"{args.threads or 'default'}; load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
         f"on {os.cpu_count()} CPUs"
     )
@@ -78,11 +92,13 @@ def main() -> int:
         imported.add(name.strip().split(".")[0])
         if not name.startswith(" "):
             rows.append((int(parts[1]), name))
-    print("\nslowest top-level imports of `styleport stylize` (python -X importtime, cumulative):")
+    print(
+        f"\nslowest top-level imports of the default `styleport stylize` of the {shown[args.size]} photo (python -X importtime, cumulative):"
+    )
     for us, name in sorted(rows, reverse=True)[:8]:
         print(f"  {us / 1e6:6.2f} s  {name}")
     heavy = sorted(imported & set(HEAVY))
-    print(f"optional heavy packages imported on the stylize path: {', '.join(heavy) or 'none'}")
+    print(f"torch or optional heavy packages imported on that path: {', '.join(heavy) or 'none'}")
     return 0
 
 

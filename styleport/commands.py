@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,6 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto (default): bf16 on CPUs with native bf16 (avx512_bf16/amx), fp16 on CUDA, else fp32; "
         "--verbose prints the choice and its PSNR vs fp32 measured on the first image",
+    )
+    p.add_argument(
+        "--engine",
+        choices=["auto", "torch", "onnxruntime"],
+        default="auto",
+        help="auto (default): one image up to 1 MP on the CPU runs in onnxruntime fp32 without loading torch "
+        "(start-up ~1 s faster), anything else in torch; --verbose says which and why",
     )
     p.add_argument(
         "--tile", type=int_in(1, MAX_SIDE), help="process in exact tiles of N px (bounded device memory, no seams)"
@@ -140,13 +148,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     from styleport.cli import one_line
     from styleport.fileutil import claim_folder
     from styleport.images import load_image, save_image
-    from styleport.stylize import (
-        StylizeOptions,
-        Stylizer,
-        check_output_pixels,
-        parse_style_weights,
-        resolve_style_weights,
-    )
+    from styleport.stylize_options import StylizeOptions, check_output_pixels, parse_style_weights, style_mix
     from styleport.video import is_video
 
     options = StylizeOptions(
@@ -168,9 +170,9 @@ def run_stylize(args: argparse.Namespace) -> int:
     output = Path(args.output)
     outputs = output_paths(inputs, output, args.format)
     check_not_inputs(outputs, inputs, Path(args.model))
-    stylizer = Stylizer.from_file(args.model, device=args.device, precision=args.precision or "auto")
-    resolve_style_weights(stylizer.model, options)  # check style options before any work
     verbose = bool(getattr(args, "verbose", False))
+    stylizer = pick_engine(args, inputs, options, verbose)
+    style_mix(stylizer.num_styles, options)  # check style options before any work
     if verbose:
         print(f"precision: {stylizer.precision} on {stylizer.device} ({stylizer.precision_reason})", file=sys.stderr)
     if outputs != [output]:
@@ -241,6 +243,54 @@ def run_stylize(args: argparse.Namespace) -> int:
     if problems and len(inputs) > 1:
         print(f"styleport: error: of {len(inputs)} images, {' and '.join(problems)} (see above)", file=sys.stderr)
     return 1 if failed or unwritten else 0
+
+
+def light_refusal(args: argparse.Namespace, inputs: list[Path], options) -> str | None:
+    """Why this run is not for the torch-free engine (styleport/light.py), or None if it is."""
+    from styleport.light import AUTO_MAX_PIXELS
+
+    if args.device.lower() not in ("auto", "cpu"):
+        return f"--device {args.device}"
+    if args.precision not in ("auto", "fp32"):
+        return f"--precision {args.precision}"
+    if options.tile is not None:
+        return "--tile"
+    if args.engine == "onnxruntime":
+        return None
+    if len(inputs) > 1:
+        return "several images (torch's start-up is shared)"
+    from PIL import Image
+
+    from styleport.stylize_options import target_size
+
+    try:
+        with Image.open(inputs[0]) as im:  # the header only
+            pixels = math.prod(target_size(*im.size, options))
+    except Exception:  # noqa: BLE001 -- an unreadable image is reported by the torch path's loader
+        return "the image header is unreadable"
+    if pixels > AUTO_MAX_PIXELS:
+        return f"{pixels / 1e6:.1f} MP is above the {AUTO_MAX_PIXELS / 1e6:g} MP of the start-up engine"
+    return None
+
+
+def pick_engine(args: argparse.Namespace, inputs: list[Path], options, verbose: bool):
+    """A LightStylizer (onnxruntime, no torch import) when allowed and able, else a torch Stylizer."""
+    if args.engine != "torch":
+        reason = light_refusal(args, inputs, options)
+        if reason is None:
+            from styleport.light import LightStylizer, NotLight
+
+            try:
+                return LightStylizer(args.model)
+            except NotLight as exc:
+                reason = str(exc)
+        if args.engine == "onnxruntime":
+            raise UsageError(f"--engine onnxruntime cannot run this: {reason} (use --engine torch or auto)")
+        if verbose:
+            print(f"engine: torch ({reason})", file=sys.stderr)
+    from styleport.stylize import Stylizer
+
+    return Stylizer.from_file(args.model, device=args.device, precision=args.precision or "auto")
 
 
 def precision_psnr(stylizer, image, result, options, src: Path) -> str:

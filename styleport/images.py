@@ -16,13 +16,16 @@ import dataclasses
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from styleport.errors import ImageError, UsageError
 from styleport.fileutil import atomic_output
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"})
 DEFAULT_MAX_PIXELS = 300_000_000  # ~ 20000 x 15000; override with --max-pixels / max_pixels=
@@ -139,12 +142,16 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     """RGB PIL image -> (1,3,H,W) float32 0..255."""
+    import torch
+
     arr = np.asarray(img.convert("RGB"), dtype=np.float32)  # (H,W,3)
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0)  # (H,W,3) -> (1,3,H,W)
 
 
 def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     """(1,3,H,W) or (3,H,W) float 0..255 -> RGB PIL image (rounded, clamped)."""
+    import torch
+
     if t.dim() == 4:
         t = t[0]
     arr = t.detach().float().clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()  # (3,H,W) -> (H,W,3)

@@ -14,9 +14,7 @@ and, where the CPU/GPU has native bf16, in bf16 with an fp32 image and fp32 Gram
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
@@ -120,16 +118,9 @@ def available_bytes(device: torch.device) -> int | None:
     """Free memory on ``device`` (CUDA: mem_get_info; CPU: MemAvailable), None if unknown."""
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    from styleport.stylize_options import host_available_bytes
+
+    return host_available_bytes()
 
 
 def check_memory(name: str, height: int, width: int, layers: tuple[str, ...], dtype: torch.dtype,

@@ -114,7 +114,7 @@ def test_style_weights_mix(tmp_path, two_style_model_file):
         )
         == 0
     )
-    assert np.array_equal(np.asarray(Image.open(out), dtype=float), mix)
+    assert np.abs(np.asarray(Image.open(out), dtype=float) - mix).max() <= 1  # CLI: onnxruntime engine (light.py)
 
 
 @pytest.mark.parametrize(
@@ -171,11 +171,11 @@ def test_cli_tile_matches_untiled_and_validates_before_work(tmp_path, tiny_model
 
 def test_an_output_too_large_for_memory_is_refused_before_any_work(tiny_model_file, monkeypatch):
     """--size 20000 on a small photo is under --max-pixels (260 MP) but needs ~90 GB: refused with the number."""
-    import styleport.optimize
+    import styleport.stylize_options
     from styleport.errors import ImageError
 
     net = styleport.load(tiny_model_file, device="cpu")
-    monkeypatch.setattr(styleport.optimize, "available_bytes", lambda device: 2**30)  # 1 GiB free
+    monkeypatch.setattr(styleport.stylize_options, "host_available_bytes", lambda: 2**30)  # 1 GiB free
     with pytest.raises(ImageError, match=r"stylizing at 20000x10000 needs about [\d.]+ GiB, more than the 1.0 GiB"):
         net.stylize(Image.new("RGB", (200, 100)), size=20000)
     assert net.memory_needed(200, 100) < 2**30  # a normal size still runs

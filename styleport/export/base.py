@@ -14,12 +14,14 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from styleport.checkpoints import Checkpoint
 from styleport.errors import UsageError
-from styleport.model import TransformerNet
 from styleport.precision import Precision
+
+if TYPE_CHECKING:  # type hints only: listing formats (styleport --help) must not import torch
+    from styleport.checkpoints import Checkpoint
+    from styleport.model import TransformerNet
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,157 @@
+"""The torch-free small-image engine (styleport/light.py) against torch fp32 and the float64 reference."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from styleport import checkpoints, reference
+from styleport.light import LightStylizer, NotLight, read_checkpoint
+from styleport.metrics import psnr
+from styleport.stylize import Stylizer
+from tests.conftest import PHOTOS, assert_contrast, make_net
+
+pytest.importorskip("onnxruntime")
+
+MODELS = Path(__file__).resolve().parents[1] / "styleport" / "data" / "models"
+# Measured on the bundled great_wave / trio at 96 px: max abs 4.6e-4..6.0e-4, 127 dB (fp32 rounding
+# order only); with the output conv scaled by 1.02: max abs 2.5, 47-48 dB.
+MAX_ABS, MIN_PSNR = 0.02, 100.0
+
+
+def photo(side: int = 96) -> np.ndarray:
+    im = Image.open(PHOTOS[0]).convert("RGB")
+    im.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return np.asarray(im, dtype=np.float32)  # (H,W,3)
+
+
+def torch_fp32(path: Path, image: np.ndarray, mix: np.ndarray | None = None) -> np.ndarray:
+    net = Stylizer.from_file(path, device="cpu", precision="fp32")
+    x = torch.from_numpy(image.copy()).permute(2, 0, 1)[None]  # (H,W,3) -> (1,3,H,W)
+    sw = None if mix is None else torch.tensor(mix, dtype=torch.float32)[None]  # (S,) -> (1,S)
+    return net.run_tensor(x, sw)[0].permute(1, 2, 0).numpy()  # (1,3,H,W) -> (H,W,3)
+
+
+def assert_close(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    assert_contrast(want, what)
+    err = float(np.abs(got - want).max())
+    assert err <= MAX_ABS and psnr(got, want) >= MIN_PSNR, f"{what}: max abs {err:.4g}, {psnr(got, want):.1f} dB"
+
+
+@pytest.mark.parametrize("model, mix", [("great_wave", None), ("trio", np.array([0.6, 0.0, 0.4]))])
+def test_matches_torch_and_the_independent_reference(model, mix):
+    path = MODELS / f"{model}.pth"
+    image = photo()
+    got = LightStylizer(path).run_array(image, mix)
+    assert_close(got, torch_fp32(path, image, mix), f"{model} vs torch fp32")
+    want = reference.forward(reference.read_weights(path), image, mix)
+    assert_close(got, want.astype(np.float32), f"{model} vs the float64 reference")
+
+
+def test_the_comparison_catches_a_wrong_weight_and_a_wrong_mix():
+    path = MODELS / "trio.pth"
+    image, mix = photo(64), np.array([1.0, 0.0, 0.0])
+    want = torch_fp32(path, image, mix)
+    light = LightStylizer(path)
+    with pytest.raises(AssertionError, match="max abs"):
+        assert_close(light.run_array(image, np.array([0.0, 1.0, 0.0])), want, "another style")
+    light.weights["deconv3.conv2d.weight"] = light.weights["deconv3.conv2d.weight"] * 1.02
+    with pytest.raises(AssertionError, match="max abs"):
+        assert_close(light.run_array(image, mix), want, "output conv x1.02")
+
+
+def test_tiny_and_odd_sizes_match_torch(tiny_model_file):
+    for h, w in [(3, 5), (9, 13), (37, 53)]:
+        image = np.random.default_rng(h).uniform(0, 255, (h, w, 3)).astype(np.float32)
+        got, want = LightStylizer(tiny_model_file).run_array(image), torch_fp32(tiny_model_file, image)
+        assert got.shape == want.shape == (h, w, 3)
+        assert float(np.abs(got - want).max()) <= MAX_ABS
+
+
+def test_stylize_options_act_as_on_the_torch_engine(two_style_model_file):
+    from styleport.stylize_options import StylizeOptions
+
+    im = Image.open(PHOTOS[1]).convert("RGB")
+    for options in [
+        StylizeOptions(size=80, style_weights=(1, 3)),
+        StylizeOptions(scale=0.2, keep_colors=True, strength=0.5),
+    ]:
+        light = np.asarray(LightStylizer(two_style_model_file).stylize(im, options), dtype=np.int16)
+        heavy = np.asarray(Stylizer.from_file(two_style_model_file, device="cpu").stylize(im, options), dtype=np.int16)
+        assert light.shape == heavy.shape
+        assert np.abs(light - heavy).max() <= 1, options  # 8-bit rounding of a ~1e-4 difference
+
+
+def test_the_reader_refuses_what_it_is_not_sure_of(tmp_path, tiny_model_file):
+    weights, meta = read_checkpoint(tiny_model_file)
+    assert meta["style_names"] == ["tiny"] and weights["conv1.conv2d.weight"].dtype == np.float32
+    examples = tmp_path / "examples.pth"  # a bare pytorch/examples state_dict: torch path
+    torch.save(make_net().state_dict(), examples)
+    bad_weight = make_net()
+    with torch.no_grad():
+        bad_weight.conv2.conv2d.weight[0, 0, 0, 0] = float("nan")
+    nan = checkpoints.save(tmp_path / "nan.pth", bad_weight, {})
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(tiny_model_file.read_bytes()[:3000])
+    extra = tmp_path / "extra.pth"
+    obj = torch.load(tiny_model_file, weights_only=True)
+    obj["state_dict"]["conv9.conv2d.weight"] = torch.zeros(3)
+    torch.save(obj, extra)
+    shape = tmp_path / "shape.pth"
+    obj = torch.load(tiny_model_file, weights_only=True)
+    obj["state_dict"]["in2.weight"] = torch.zeros(5)
+    torch.save(obj, shape)
+    for path, reason in [
+        (examples, "not a styleport format 1"),
+        (nan, "non-finite"),
+        (truncated, "unreadable here"),
+        (extra, "names do not match"),
+        (shape, "in2: unexpected shape"),
+        (tmp_path / "missing.pth", "unreadable here"),
+    ]:
+        with pytest.raises(NotLight, match=reason):
+            read_checkpoint(path)
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess:
+    code = "import sys; from styleport.cli import main; rc = main(sys.argv[1:]); print('torch' in sys.modules); sys.exit(rc)"
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+
+
+def test_the_cli_stylizes_a_small_photo_without_importing_torch(tmp_path):
+    out = tmp_path / "out.png"
+    model = str(MODELS / "great_wave.pth")
+    small = run_cli("--verbose", "stylize", model, str(PHOTOS[0]), "-o", str(out), "--size", "64")
+    assert small.returncode == 0, small.stderr
+    assert small.stdout.strip().endswith("False"), "torch was imported"
+    assert "engine onnxruntime" in small.stderr
+    forced = run_cli("--verbose", "stylize", model, str(PHOTOS[0]), "-o", str(tmp_path / "t.png"), "--size", "64",
+                     "--engine", "torch")  # fmt: skip
+    assert forced.returncode == 0 and forced.stdout.strip().endswith("True")
+    a, b = (np.asarray(Image.open(p), dtype=np.int16) for p in (out, tmp_path / "t.png"))
+    assert_contrast(b.astype(np.float32), "torch output")
+    assert np.abs(a - b).max() <= 1
+
+
+def test_the_cli_falls_back_to_torch_or_refuses_with_a_reason(tmp_path):
+    model, src = str(MODELS / "great_wave.pth"), str(PHOTOS[0])
+    tiled = run_cli("--verbose", "stylize", model, src, "-o", str(tmp_path / "a.png"), "--size", "64", "--tile", "32")
+    assert tiled.returncode == 0 and "engine: torch (--tile)" in tiled.stderr
+    refused = run_cli(
+        "stylize", model, src, "-o", str(tmp_path / "b.png"), "--engine", "onnxruntime", "--precision", "bf16"
+    )
+    assert refused.returncode == 2 and not (tmp_path / "b.png").exists()
+    assert refused.stderr.strip().splitlines() == [
+        "styleport: error: --engine onnxruntime cannot run this: --precision bf16 (use --engine torch or auto)"
+    ]
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes((MODELS / "great_wave.pth").read_bytes()[:5000])
+    bad = run_cli("stylize", str(broken), src, "-o", str(tmp_path / "c.png"))
+    assert bad.returncode == 1 and f"{broken}: not a readable PyTorch checkpoint" in bad.stderr  # torch path
+    assert not (tmp_path / "c.png").exists()
