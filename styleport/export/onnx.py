@@ -24,6 +24,7 @@ from styleport import __version__
 from styleport.checkpoints import Checkpoint
 from styleport.errors import StyleportError, require
 from styleport.export.base import Artifact, Exporter, ExportRequest, OptionSpec
+from styleport.export.onnx_int8 import NAMED_SCHEMES
 from styleport.export.ops import conversion_error
 from styleport.model import TransformerNet
 from styleport.precision import Precision
@@ -175,18 +176,7 @@ class OnnxExporter(Exporter):
             "int8 quantization scheme; 'auto' measures every candidate on the calibration photos and keeps the best;"
             " a8w8-pc-enc (by name only): integer convs in ONNX Runtime, the fast one (docs/performance.md)",
             "auto",
-            (
-                "auto",
-                "a8w8",
-                "a8w8-pc",
-                "a16w8",
-                "a16w8-pc",
-                "a8w8-skip",
-                "a8w8-pc-skip",
-                "a16w8-skip",
-                "a16w8-pc-skip",
-                "a8w8-pc-enc",
-            ),
+            ("auto", *(scheme.name for scheme in NAMED_SCHEMES)),
         ),
     }
 
