@@ -55,8 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--engine",
         choices=["auto", "torch", "onnxruntime"],
         default="auto",
-        help="auto (default): one image up to 1 MP on the CPU runs in onnxruntime fp32 without loading torch "
-        "(start-up ~1 s faster), anything else in torch; --verbose says which and why",
+        help="auto (default): one image of up to 1 MP with --device auto/cpu and --precision auto/fp32 runs in "
+        "onnxruntime fp32 on the CPU without loading torch (start-up ~2 s faster; also where a GPU exists, whose "
+        "start-up costs more than such an image), anything else in torch; --verbose says which and why",
     )
     p.add_argument(
         "--tile", type=int_in(1, MAX_SIDE), help="process in exact tiles of N px (bounded device memory, no seams)"
