@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from PIL import Image
@@ -127,7 +128,10 @@ def card(ckpt, credits, report, rows, style_paths, note: str) -> str:
         else f"{n} styles, conditional instance norm (Dumoulin et al. 2017): mix them with `--style-weights`"
     )
     cmd = tr["command"]
-    final = tr.get("final_losses", {})
+    # A run finished by a --resume that had no step left to run logs no final row: take the run's last.
+    final = tr.get("final_losses") or {
+        k: rows[-1][k] for k in ("total", "content", "style", "tv") if rows and k in rows[-1]
+    }
     lines = [
         f"# {name} — bundled style network",
         "",
@@ -157,11 +161,12 @@ def card(ckpt, credits, report, rows, style_paths, note: str) -> str:
         f"{tr.get('training_images', '?')} photos: the offline content set described in the project's data notes "
         "(gcompris-qt-data, tuxpaint-data, lomiri-wallpapers, mate-backgrounds, palapeli-data) without the six bundled "
         f"sample photos. Random {tr['image_size']} px crops with flips, painting at {tr['style_size']} px, "
-        f"{tr['precision']} autocast, **{tr['steps']} steps** of batch {tr['batch_size']}, "
+        f"{'fp32' if tr['precision'] == 'fp32' else tr['precision'] + ' autocast'}, **{tr['steps']} steps** of batch {tr['batch_size']}, "
         f"{tr['seconds']:.0f} s of training. {note}",
         "",
         "    "
-        + cmd.replace(" --resume", "")
+        + re.sub(r" --resume( (?!-)\S+)?", "", cmd)  # the command a fresh run would use
+        .replace("--init init/", "--init ")
         .replace("/work/runs/styles/", "")
         .replace("/work/runs/data/train", "CONTENT_DIR"),
         "",
