@@ -2,10 +2,11 @@
 
     python scripts/gallery.py --photos PHOTO [PHOTO ...] -o docs/gallery
 
-Photos are assigned to the styles in turn (style i gets photo i mod N) and stylized at their own
-size (long side capped at --size, 1024 by default) with the bundled networks, fp32 on the CPU;
+Photos are assigned to the networks in turn (network i gets photo i mod N) and stylized at their
+own size (long side capped at --size, 1024 by default) with the bundled networks, fp32 on the CPU;
 a multi-style network is shown by one image that mixes its styles equally. Writes
-``<style>.jpg`` per style and ``gallery.md`` (the Markdown the README includes, with the
+``<model file stem>.jpg`` per single-style network (``<stem>_mix.jpg`` for a multi-style one) and
+``gallery.md`` (the Markdown the README includes, with the
 photo each image came from).
 """
 
@@ -37,17 +38,16 @@ def main() -> None:
     for model in default_models():
         net = Stylizer.from_file(model, device="cpu")
         n = net.model.num_styles
-        if n == 1:
-            jobs = [(net.checkpoint.style_names[0], StylizeOptions())]
+        if n == 1:  # named by file: starry_night_stable.pth has the style name starry_night too
+            jobs = [(model.stem, StylizeOptions())]
         else:  # its single styles look like the single-style networks': show the mix
             jobs = [(f"{model.stem}_mix", StylizeOptions(style_weights=tuple([1.0 / n] * n)))]
         for name, opts in jobs:
             photo, source = photos[k % len(photos)], args.photos[k % len(photos)]
             k += 1
             out = save_image(args.output / f"{name}.jpg", net.stylize(photo, opts), quality=80)
-            label = (
-                f"{model.stem}, equal mix of its {n} styles" if name.endswith("_mix") else f"{name} ({model.stem}.pth)"
-            )
+            style = net.checkpoint.style_names[0]
+            label = f"{model.stem}, equal mix of its {n} styles" if n > 1 else f"{style} ({model.stem}.pth)"
             rows.append(f"| ![{name}]({out.name}) | {label}, {photo.width}x{photo.height}, photo: {source.stem} |")
             print(f"{out} ({photo.width}x{photo.height})")
     text = "| 1024 px result | style, size, photo |\n|---|---|\n" + "\n".join(rows) + "\n"
