@@ -73,7 +73,9 @@ def test_output_is_clamped_in_graph():
     image = random_image(33, 35, seed=4)
     got = tfgraph.run(tfgraph.build_function(net), image)
     assert got.min() == 0.0 and got.max() == 255.0
-    assert np.abs(got - torch_reference(net, image, None)).max() < 5e-3
+    # fp32 op-order rounding of x6 activations: 0.0053 on an AVX2 EPYC (under 5e-3 on a Zen 5);
+    # the bound is the fp32 rows' max abs (styleport/tolerances.py)
+    assert np.abs(got - torch_reference(net, image, None)).max() < 0.02
 
 
 def test_per_module_eps_is_honoured():
