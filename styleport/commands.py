@@ -55,9 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--engine",
         choices=["auto", "torch", "onnxruntime"],
         default="auto",
-        help="auto (default): one image of up to 1 MP with --device auto/cpu and --precision auto/fp32 runs in "
-        "onnxruntime fp32 on the CPU without loading torch (start-up ~2 s faster; also where a GPU exists, whose "
-        "start-up costs more than such an image), anything else in torch; --verbose says which and why",
+        help="auto (default): with --device auto/cpu and --precision auto/fp32, onnxruntime fp32 on the CPU "
+        "without loading torch -- always for one image up to 1 MP, up to 4 MP and for folders unless the CPU has "
+        "native bf16 or a GPU is likely -- else torch; --verbose says which and why",
     )
     p.add_argument(
         "--tile", type=int_in(1, MAX_SIDE), help="process in exact tiles of N px (bounded device memory, no seams)"
@@ -246,43 +246,61 @@ def run_stylize(args: argparse.Namespace) -> int:
     return 1 if failed or unwritten else 0
 
 
-def light_refusal(args: argparse.Namespace, inputs: list[Path], options) -> str | None:
-    """Why this run is not for the torch-free engine (styleport/light.py), or None if it is."""
-    from styleport.light import AUTO_MAX_PIXELS
+def light_choice(args: argparse.Namespace, inputs: list[Path], options) -> tuple[bool, str]:
+    """(whether this run goes to the torch-free engine, styleport/light.py; why or why not)."""
+    from styleport.light import AUTO_LARGE_MAX_PIXELS, AUTO_MAX_PIXELS
 
     if args.device.lower() not in ("auto", "cpu"):
-        return f"--device {args.device}"
+        return False, f"--device {args.device}"
     if args.precision not in ("auto", "fp32"):
-        return f"--precision {args.precision}"
+        return False, f"--precision {args.precision}"
     if options.tile is not None:
-        return "--tile"
+        return False, "--tile"
     if args.engine == "onnxruntime":
-        return None
-    if len(inputs) > 1:
-        return "several images (torch's start-up is shared)"
+        return True, "engine onnxruntime: chosen with --engine"
     from PIL import Image
 
+    from styleport.precision import cpu_bf16_flags
     from styleport.stylize_options import target_size
 
     try:
         with Image.open(inputs[0]) as im:  # the header only
             pixels = math.prod(target_size(*im.size, options))
     except Exception:  # noqa: BLE001 -- an unreadable image is reported by the torch path's loader
-        return "the image header is unreadable"
-    if pixels > AUTO_MAX_PIXELS:
-        return f"{pixels / 1e6:.1f} MP is above the {AUTO_MAX_PIXELS / 1e6:g} MP of the start-up engine"
+        return False, "the image header is unreadable"
+    if len(inputs) == 1 and pixels <= AUTO_MAX_PIXELS:
+        return True, "engine onnxruntime: one image up to 1 MP, no torch start-up"
+    # Larger work (several images: the first one's size stands for them): onnxruntime fp32 is still
+    # faster than torch fp32 up to ~4 MP (styleport/light.py has the numbers), but not than torch
+    # bf16 on CPUs with native bf16, nor than a GPU.
+    what = "several images" if len(inputs) > 1 else f"{pixels / 1e6:.1f} MP (above {AUTO_MAX_PIXELS / 1e6:g} MP)"
+    if pixels > AUTO_LARGE_MAX_PIXELS:
+        return False, f"{pixels / 1e6:.1f} MP: above {AUTO_LARGE_MAX_PIXELS / 1e6:g} MP torch is faster"
+    if args.precision == "auto" and (flags := cpu_bf16_flags()):
+        return False, f"{what}: torch bf16 is faster on this CPU ({'+'.join(flags)})"
+    if args.device.lower() == "auto" and (gpu := gpu_hint()):
+        return False, f"{what}: {gpu} may give torch a GPU"
+    return True, f"engine onnxruntime: {what} on a CPU without native bf16, where it is faster than torch fp32"
+
+
+def gpu_hint() -> str | None:
+    """What suggests torch would find a GPU, without importing torch (None: nothing does)."""
+    if Path("/proc/driver/nvidia/version").exists():
+        return "an NVIDIA driver (/proc/driver/nvidia)"
+    if sys.platform == "darwin":
+        return "macOS (MPS)"
     return None
 
 
 def pick_engine(args: argparse.Namespace, inputs: list[Path], options, verbose: bool):
     """A LightStylizer (onnxruntime, no torch import) when allowed and able, else a torch Stylizer."""
     if args.engine != "torch":
-        reason = light_refusal(args, inputs, options)
-        if reason is None:
+        light, reason = light_choice(args, inputs, options)
+        if light:
             from styleport.light import LightStylizer, NotLight
 
             try:
-                return LightStylizer(args.model)
+                return LightStylizer(args.model, reason=reason)
             except NotLight as exc:
                 reason = str(exc)
         if args.engine == "onnxruntime":

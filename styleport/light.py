@@ -9,8 +9,8 @@ Everything around the network (resizing, colors, strength, style mixing) is
 
 The reader accepts less than ``torch.load(weights_only=True)``: a zip written by ``torch.save``
 whose pickle names only ``torch._utils._rebuild_tensor_v2``, storage types and OrderedDict,
-holding a styleport checkpoint (format 1, arch johnson2016) whose tensors have exactly the names
-and chained shapes of the network, contiguous, little-endian, fp16/fp32, all finite. Anything
+holding a styleport checkpoint (format 1, arch johnson2016) or a pytorch/examples state_dict whose
+tensors have exactly the names and chained shapes of the network, contiguous, little-endian, fp16/fp32, all finite. Anything
 else raises :class:`NotLight` with the reason, and the caller uses the torch path, which does the
 full checks and gives the error messages. tests/test_light.py holds the output to the torch fp32
 path and to the float64 reference (styleport.reference).
@@ -32,10 +32,19 @@ from styleport.errors import StyleportError
 from styleport.precision import Precision
 from styleport.stylize_options import MIN_SIDE, StylizeOptions, check_forward_memory, finish, prepare, style_mix
 
-# Auto picks this path for one image up to this many output pixels (bench/startup.py measures
-# both engines side by side: below ~1 MP the torch import costs more than ORT's fp32 forward).
+# Auto picks this path for one image up to AUTO_MAX_PIXELS on any CPU: there the torch import costs
+# more than the whole forward pass. Up to AUTO_LARGE_MAX_PIXELS (and for folders of such images)
+# only where the CPU has no native bf16: on a 2-core AVX2 EPYC, whole processes, ORT fp32 vs torch
+# fp32: 1.78 vs 4.35 s at 1024x666, 4.95 vs 9.07 s at 1920x1249, but 29.7 vs 26.2 s at 4000x2602
+# (bench/startup.py --large N; styleport.commands.light_choice).
 AUTO_MAX_PIXELS = 1_000_000
+AUTO_LARGE_MAX_PIXELS = 4_000_000
+# ORT's peak memory over forward_bytes' torch estimate: 6.09 GB measured at 4000x2602 for a
+# width-0.5 network whose estimate is 3.65 GB (torch measured 2.74 GB).
+MEMORY_FACTOR = 1.7
 EPS = 1e-5  # instance norm epsilon, as torch.nn.InstanceNorm2d
+# as styleport.checkpoints._LEGACY_BUFFER (that module imports torch)
+_LEGACY_BUFFER = re.compile(r"(^|\.)in\d+\.(running_mean|running_var|num_batches_tracked)$")
 _STORAGES = {
     "FloatStorage": np.float32,
     "HalfStorage": np.float16,
@@ -89,7 +98,8 @@ class _Reader(pickle.Unpickler):
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
-    """(float32 weights by pytorch/examples name, metadata) of a styleport checkpoint, or NotLight."""
+    """(float32 weights by pytorch/examples name, metadata) of a styleport checkpoint or a
+    pytorch/examples state_dict, or NotLight."""
     try:
         with zipfile.ZipFile(path) as archive:
             pkl = [n for n in archive.namelist() if n.endswith("/data.pkl")]
@@ -103,11 +113,19 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
         raise
     except Exception as exc:  # zipfile/pickle raise many types on odd files; the torch path reports them
         raise NotLight(f"unreadable here ({type(exc).__name__})") from None
-    if not (isinstance(obj, dict) and obj.get("format") == "styleport" and obj.get("format_version") == 1):
-        raise NotLight("not a styleport format 1 checkpoint")
-    config, state = obj.get("config"), obj.get("state_dict")
-    if not isinstance(config, dict) or config.get("arch") != "johnson2016" or not isinstance(state, dict):
-        raise NotLight("an unknown architecture")
+    if isinstance(obj, dict) and "conv1.conv2d.weight" in {k.removeprefix("module.") for k in obj}:
+        # a pytorch/examples state_dict: DataParallel's "module." prefix and the 2017 norm buffers dropped
+        state = {k.removeprefix("module."): v for k, v in obj.items() if not _LEGACY_BUFFER.search(k)}
+        res_blocks = len({k.split(".")[0] for k in state if re.match(r"res\d+\.", k)})
+        norm = state.get("in1.weight")
+        config = {"res_blocks": res_blocks, "num_styles": norm.shape[0] if getattr(norm, "ndim", 1) == 2 else 1}
+        obj = {"metadata": {}}
+    elif isinstance(obj, dict) and obj.get("format") == "styleport" and obj.get("format_version") == 1:
+        config, state = obj.get("config"), obj.get("state_dict")
+        if not isinstance(config, dict) or config.get("arch") != "johnson2016" or not isinstance(state, dict):
+            raise NotLight("an unknown architecture")
+    else:
+        raise NotLight("neither a styleport format 1 checkpoint nor a pytorch/examples state_dict")
     weights = {}
     for key, value in state.items():
         if not isinstance(value, np.ndarray) or value.dtype not in (np.float16, np.float32):
@@ -212,7 +230,7 @@ class LightStylizer:
     precision = Precision.FP32
     engine = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, reason: str = "engine onnxruntime") -> None:
         try:
             import onnx  # noqa: F401 -- build_graph writes the graph with it
             import onnxruntime  # noqa: F401
@@ -222,7 +240,7 @@ class LightStylizer:
         self.weights, self.metadata = read_checkpoint(path)
         self.threads = threads
         self.num_styles = 1 if self.weights["in1.weight"].ndim == 1 else self.weights["in1.weight"].shape[0]
-        self.precision_reason = "engine onnxruntime: a small image runs without loading torch"
+        self.precision_reason = reason  # for --verbose: why this engine ran
         self._sessions: dict[tuple[float, ...] | None, object] = {}
 
     def _session(self, mix: np.ndarray | None):
@@ -239,11 +257,11 @@ class LightStylizer:
         return self._sessions[key]
 
     def check_memory(self, width: int, height: int, tiled: bool = False, name: str = "image") -> None:
-        """As ``Stylizer.check_memory`` (ORT's peak is below torch's: no autograd, buffers reused)."""
+        """As ``Stylizer.check_memory``, with ORT's larger peak (MEMORY_FACTOR)."""
         if tiled:
             raise NotLight("--tile runs on the torch engine")
         c1, c2 = self.weights["conv1.conv2d.weight"].shape[0], self.weights["conv2.conv2d.weight"].shape[0]
-        check_forward_memory(c1, c2, width, height, tiled, name)
+        check_forward_memory(c1, c2, width, height, tiled, name, factor=MEMORY_FACTOR)
 
     def run_array(self, image: np.ndarray, mix: np.ndarray | None = None) -> np.ndarray:
         """(H,W,3) float32 0..255 -> (H,W,3) float32 0..255 (clamped, cropped)."""

@@ -119,9 +119,12 @@ def host_available_bytes() -> int | None:
         return None
 
 
-def check_forward_memory(c1: int, c2: int, width: int, height: int, tiled: bool, name: str = "image") -> None:
-    """Refuse, before any work, an output size whose forward pass cannot fit in free memory."""
-    need = forward_bytes(c1, c2, width, height, tiled)
+def check_forward_memory(
+    c1: int, c2: int, width: int, height: int, tiled: bool, name: str = "image", factor: float = 1.0
+) -> None:
+    """Refuse, before any work, an output size whose forward pass cannot fit in free memory
+    (``factor``: the engine's measured peak over ``forward_bytes``)."""
+    need = int(factor * forward_bytes(c1, c2, width, height, tiled))
     free = host_available_bytes()  # full-size maps live in host memory on every device
     if free is not None and need > free:
         hint = "a smaller --size/--scale" if tiled else "a smaller --size/--scale, or --tile 1024"

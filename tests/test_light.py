@@ -91,8 +91,14 @@ def test_stylize_options_act_as_on_the_torch_engine(two_style_model_file):
 def test_the_reader_refuses_what_it_is_not_sure_of(tmp_path, tiny_model_file):
     weights, meta = read_checkpoint(tiny_model_file)
     assert meta["style_names"] == ["tiny"] and weights["conv1.conv2d.weight"].dtype == np.float32
-    examples = tmp_path / "examples.pth"  # a bare pytorch/examples state_dict: torch path
-    torch.save(make_net().state_dict(), examples)
+    examples = tmp_path / "examples.pth"  # a pytorch/examples state_dict (DataParallel prefix, 2017 buffers)
+    state = {f"module.{k}": v for k, v in make_net().state_dict().items()}
+    state["module.in1.running_mean"] = torch.zeros(8)
+    torch.save(state, examples)
+    theirs, _ = read_checkpoint(examples)
+    assert set(theirs) == set(weights) and all(np.array_equal(theirs[k], weights[k]) for k in weights)
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"format": "other", "state_dict": state}, foreign)
     bad_weight = make_net()
     with torch.no_grad():
         bad_weight.conv2.conv2d.weight[0, 0, 0, 0] = float("nan")
@@ -108,7 +114,7 @@ def test_the_reader_refuses_what_it_is_not_sure_of(tmp_path, tiny_model_file):
     obj["state_dict"]["in2.weight"] = torch.zeros(5)
     torch.save(obj, shape)
     for path, reason in [
-        (examples, "not a styleport format 1"),
+        (foreign, "neither a styleport format 1 checkpoint nor a pytorch/examples state_dict"),
         (nan, "non-finite"),
         (truncated, "unreadable here"),
         (extra, "names do not match"),
@@ -155,3 +161,58 @@ def test_the_cli_falls_back_to_torch_or_refuses_with_a_reason(tmp_path):
     bad = run_cli("stylize", str(broken), src, "-o", str(tmp_path / "c.png"))
     assert bad.returncode == 1 and f"{broken}: not a readable PyTorch checkpoint" in bad.stderr  # torch path
     assert not (tmp_path / "c.png").exists()
+
+
+def choice(monkeypatch, tmp: Path, count: int, side: int, bf16: tuple[str, ...] = (), gpu: str | None = None, **flags):
+    """light_choice for COUNT photos of SIDE x SIDE px on a CPU with these bf16 flags / GPU hint."""
+    import argparse
+
+    from styleport import commands, precision
+    from styleport.stylize_options import StylizeOptions
+
+    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: bf16)
+    monkeypatch.setattr(commands, "gpu_hint", lambda: gpu)
+    photos = []
+    for i in range(count):
+        photos.append(tmp / f"p{i}.png")
+        Image.new("RGB", (side, side)).save(photos[-1])
+    args = argparse.Namespace(**{"device": "auto", "precision": "auto", "engine": "auto", **flags})
+    return commands.light_choice(args, photos, StylizeOptions())
+
+
+def test_auto_picks_onnxruntime_for_small_images_and_for_cpus_without_bf16(monkeypatch, tmp_path):
+    def c(*a, **k):
+        return choice(monkeypatch, tmp_path, *a, **k)
+
+    assert c(1, 512, bf16=("avx512_bf16",)) == (
+        True,
+        "engine onnxruntime: one image up to 1 MP, no torch start-up",
+    )
+    big_bf16 = c(1, 1100, bf16=("avx512_bf16",))
+    assert big_bf16 == (False, "1.2 MP (above 1 MP): torch bf16 is faster on this CPU (avx512_bf16)")
+    assert c(1, 1100, bf16=("avx512_bf16",), precision="fp32")[0]  # fp32 asked for: ORT's is faster
+    assert c(1, 1100) == (
+        True,
+        "engine onnxruntime: 1.2 MP (above 1 MP) on a CPU without native bf16, where it is faster than torch fp32",
+    )
+    assert c(1, 2100) == (False, "4.4 MP: above 4 MP torch is faster")
+    assert c(3, 64)[0] and "several images on a CPU without native bf16" in c(3, 64)[1]
+    assert c(3, 64, gpu="an NVIDIA driver") == (False, "several images: an NVIDIA driver may give torch a GPU")
+    assert c(3, 64, gpu="an NVIDIA driver", device="cpu")[0]
+    assert c(1, 64, device="cuda") == (False, "--device cuda")
+    assert c(1, 64, precision="bf16") == (False, "--precision bf16")
+
+
+def test_an_output_too_large_for_memory_is_refused_with_orts_larger_peak(tiny_model_file, monkeypatch):
+    import styleport.stylize_options
+    from styleport.errors import ImageError
+    from styleport.stylize_options import forward_bytes
+
+    weights, _ = read_checkpoint(tiny_model_file)
+    c1, c2 = weights["conv1.conv2d.weight"].shape[0], weights["conv2.conv2d.weight"].shape[0]
+    torch_need = forward_bytes(c1, c2, 2000, 1000)
+    monkeypatch.setattr(styleport.stylize_options, "host_available_bytes", lambda: int(torch_need * 1.2))
+    light = LightStylizer(tiny_model_file)
+    with pytest.raises(ImageError, match=r"stylizing at 2000x1000 needs about [\d.]+ GiB"):  # torch's path would run
+        light.stylize(Image.new("RGB", (200, 100)), size=2000)
+    light.stylize(Image.new("RGB", (200, 100)), size=200)
