@@ -10,6 +10,9 @@ stand_in_net``; trained-like output range) saved as a plain pytorch/examples sta
 tools load. Same input: a sample photo resized to the size (JPEG q95). Every process is timed whole
 (interpreter start, imports, model load, decode, forward, encode), all variants interleaved per
 repeat so machine-load drift hits them alike; printed: median, range, and speed-up vs examples.
+styleport rows: ``--engine torch`` at fp32 and at ``--precision auto``, and the default engine choice
+(``--engine auto``: onnxruntime fp32 up to 4 MP on CPUs without native bf16, see DESIGN.md) for the
+same width-1.0 file and for a bundled width-0.5 network.
 
 torchvision: ``neural_style.py`` imports it at the top (transforms.ToTensor for eval; datasets and
 models only for training). Where torchvision is not installed (no wheel matching torch 2.13 here)
@@ -107,12 +110,17 @@ def variants(
             ex_env,
         ),
         (
-            "styleport fp32 (w1.0)",
-            [*stylize, str(weights), str(photo), "-o", str(tmp / "a.png"), "--precision", "fp32"],
+            "styleport torch fp32 (w1.0)",
+            [*stylize, str(weights), str(photo), "-o", str(tmp / "a.png"), "--precision", "fp32", "--engine", "torch"],
             sp_env,
         ),
-        ("styleport auto (w1.0)", [*stylize, str(weights), str(photo), "-o", str(tmp / "b.png")], sp_env),
-        ("styleport auto (w0.5 bundled)", [*stylize, str(bundled), str(photo), "-o", str(tmp / "c.png")], sp_env),
+        (
+            "styleport torch auto (w1.0)",
+            [*stylize, str(weights), str(photo), "-o", str(tmp / "b.png"), "--engine", "torch"],
+            sp_env,
+        ),
+        ("styleport default (w1.0)", [*stylize, str(weights), str(photo), "-o", str(tmp / "d.png")], sp_env),
+        ("styleport default (w0.5 bundled)", [*stylize, str(bundled), str(photo), "-o", str(tmp / "c.png")], sp_env),
     ]
 
 
