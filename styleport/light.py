@@ -1,19 +1,20 @@
-"""Small images without torch: the ``styleport stylize`` path that skips PyTorch's start-up.
+"""Stylizing without torch: the ``styleport stylize`` engine that skips PyTorch's start-up.
 
-``import torch`` alone takes 1.3-1.6 s on the reference machine, several times longer than the
-network needs for a phone-sized photo (bench/startup.py). For such a photo on the CPU, stylize
-instead reads the checkpoint with a torch-free reader, writes the network out as an ONNX graph
-(Johnson et al. 2016's layer sequence, weights as initializers) and runs it in ONNX Runtime fp32.
-Everything around the network (resizing, colors, strength, style mixing) is
-``styleport.stylize_options``, shared with the torch path.
+``import torch`` alone takes 1.3-2.2 s on 2-core machines, several times longer than the network
+needs for a phone-sized photo (bench/startup.py), and ONNX Runtime's fp32 convolutions beat
+torch's fp32 ones up to a few megapixels. For such work on the CPU (the choice:
+``styleport.commands.light_choice``), stylize reads the checkpoint with a torch-free reader, writes
+the network out as an ONNX graph (Johnson et al. 2016's layer sequence, weights as initializers)
+and runs it in ONNX Runtime fp32. Everything around the network (resizing, colors, strength,
+style mixing) is ``styleport.stylize_options``, shared with the torch path.
 
 The reader accepts less than ``torch.load(weights_only=True)``: a zip written by ``torch.save``
 whose pickle names only ``torch._utils._rebuild_tensor_v2``, storage types and OrderedDict,
 holding a styleport checkpoint (format 1, arch johnson2016) or a pytorch/examples state_dict whose
-tensors have exactly the names and chained shapes of the network, contiguous, little-endian, fp16/fp32, all finite. Anything
-else raises :class:`NotLight` with the reason, and the caller uses the torch path, which does the
-full checks and gives the error messages. tests/test_light.py holds the output to the torch fp32
-path and to the float64 reference (styleport.reference).
+tensors have exactly the names and chained shapes of the network, contiguous, little-endian,
+fp16/fp32, all finite. Anything else raises :class:`NotLight` with the reason, and the caller uses
+the torch path, which does the full checks and gives the error messages. tests/test_light.py holds
+the output to the torch fp32 path and to the float64 reference (styleport.reference).
 """
 
 from __future__ import annotations
