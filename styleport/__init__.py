@@ -16,8 +16,21 @@ __version__ = "0.1.0"
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 
-def load(path, device: str = "auto", precision: str = "fp32"):
-    """Load a model file and return a :class:`styleport.stylize.Stylizer`."""
+def load(path, device: str = "auto", precision: str = "fp32", engine: str = "torch"):
+    """Load a model file: a :class:`styleport.stylize.Stylizer` (torch), or with
+    ``engine="onnxruntime"`` a :class:`styleport.light.LightStylizer` (fp32 on the CPU, no torch
+    import; ``styleport.light.NotLight`` says why a file or request does not fit it)."""
+    if engine == "onnxruntime":
+        from styleport.errors import UsageError
+        from styleport.light import LightStylizer
+
+        if device not in ("auto", "cpu") or precision not in ("auto", "fp32"):
+            raise UsageError(f"engine onnxruntime runs fp32 on the CPU, not device={device} precision={precision}")
+        return LightStylizer(path)
+    if engine != "torch":
+        from styleport.errors import UsageError
+
+        raise UsageError(f"unknown engine '{engine}' (torch or onnxruntime)")
     from styleport.stylize import Stylizer
 
     return Stylizer.from_file(path, device=device, precision=precision)

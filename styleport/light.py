@@ -244,6 +244,17 @@ class LightStylizer:
         self.precision_reason = reason  # for --verbose: why this engine ran
         self._sessions: dict[tuple[float, ...] | None, object] = {}
 
+    @property
+    def style_names(self) -> list[str]:
+        names = self.metadata.get("style_names")
+        return (
+            list(names)
+            if names
+            else [self.path.stem]
+            if self.num_styles == 1
+            else [f"style{i}" for i in range(self.num_styles)]
+        )
+
     def _session(self, mix: np.ndarray | None):
         import onnxruntime as ort
 

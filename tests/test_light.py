@@ -1,4 +1,4 @@
-"""The torch-free small-image engine (styleport/light.py) against torch fp32 and the float64 reference."""
+"""The torch-free engine (styleport/light.py) against torch fp32 and the float64 reference."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from styleport import checkpoints, reference
+from styleport.errors import UsageError
 from styleport.light import LightStylizer, NotLight, read_checkpoint
 from styleport.metrics import psnr
 from styleport.stylize import Stylizer
@@ -216,3 +217,25 @@ def test_an_output_too_large_for_memory_is_refused_with_orts_larger_peak(tiny_mo
     with pytest.raises(ImageError, match=r"stylizing at 2000x1000 needs about [\d.]+ GiB"):  # torch's path would run
         light.stylize(Image.new("RGB", (200, 100)), size=2000)
     light.stylize(Image.new("RGB", (200, 100)), size=200)
+
+
+def test_the_python_api_offers_the_engine_without_importing_torch(tmp_path):
+    code = (
+        "import sys, numpy as np, styleport; from PIL import Image\n"
+        f"net = styleport.load({str(MODELS / 'trio.pth')!r}, engine='onnxruntime')\n"
+        f"out = net.stylize(Image.open({str(PHOTOS[0])!r}), size=64, style_weights=(1, 0, 1))\n"
+        f"out.save({str(tmp_path / 'api.png')!r}); print(net.style_names, 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["['starry_night',", "'great_wave',", "'composition_viii']", "False"]
+    import styleport
+
+    torch_net = styleport.load(MODELS / "trio.pth", device="cpu")
+    want = np.asarray(torch_net.stylize(Image.open(PHOTOS[0]), size=64, style_weights=(1, 0, 1)), dtype=np.int16)
+    got = np.asarray(Image.open(tmp_path / "api.png"), dtype=np.int16)
+    assert_contrast(want.astype(np.float32), "torch output")
+    assert np.abs(got - want).max() <= 1
+
+    with pytest.raises(UsageError, match="engine onnxruntime runs fp32 on the CPU, not device=auto precision=bf16"):
+        styleport.load(MODELS / "trio.pth", precision="bf16", engine="onnxruntime")
