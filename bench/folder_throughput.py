@@ -1,12 +1,14 @@
 """Folder stylization throughput vs the model-only rate: is decode/encode hidden behind compute?
 
     python bench/folder_throughput.py [--count 100] [--size 1024] [--repeats 3] [--threads N]
+                                      [--engine torch|onnxruntime]
 
 Makes COUNT JPEG photos (the bundled samples resized so the longer side is SIZE, cycled) in a temp
-folder, then per repeat, interleaved: (a) model only -- the same ``Stylizer`` (bundled width-0.5
-network, --precision auto) on the already decoded images, no I/O; (b) ``styleport stylize FOLDER
--o OUT`` through ``styleport.cli.main`` in this process (decode ahead and encode behind in worker
-threads). Both after one warm-up image. Prints images/s (median, range) and (b)/(a).
+folder, then per repeat, interleaved: (a) model only -- the engine's stylizer (torch ``Stylizer``
+at --precision auto, or the onnxruntime ``LightStylizer``; bundled width-0.5 network) on the
+already decoded images, no I/O; (b) ``styleport stylize FOLDER -o OUT --engine ENGINE`` through
+``styleport.cli.main`` in this process (decode ahead and encode behind in worker threads). Both
+after one warm-up image. Prints images/s (median, range) and (b)/(a).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--engine", choices=["torch", "onnxruntime"], default="torch")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     import torch
@@ -52,7 +55,12 @@ def main() -> int:
             img = Image.open(samples[i % len(samples)]).convert("RGB")
             img.thumbnail((args.size, args.size), Image.Resampling.LANCZOS)
             img.save(folder / f"p{i:03d}.jpg", quality=92)
-        stylizer = Stylizer.from_file(model, device="cpu", precision="auto")
+        if args.engine == "torch":
+            stylizer = Stylizer.from_file(model, device="cpu", precision="auto")
+        else:
+            from styleport.light import LightStylizer
+
+            stylizer = LightStylizer(model, threads=args.threads)
         decoded = [load_image(p).rgb for p in sorted(folder.iterdir())]
         stylizer.stylize(decoded[0], StylizeOptions())  # warm-up
         rates: dict[str, list[float]] = {"model only": [], "stylize folder": []}
@@ -64,14 +72,15 @@ def main() -> int:
             out = tmp / f"out{r}"
             t = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                code = cli(["stylize", str(model), str(folder), "-o", str(out)])
+                code = cli(["stylize", str(model), str(folder), "-o", str(out), "--engine", args.engine])
             rates["stylize folder"].append(args.count / (time.perf_counter() - t))
             if code != 0:
                 raise SystemExit(f"styleport stylize exited {code}")
             shutil.rmtree(out)
     load = os.getloadavg()
     print(
-        f"{args.count} photos, longer side {args.size} px, bundled width-0.5 net, precision {stylizer.precision}, "
+        f"{args.count} photos, longer side {args.size} px, bundled width-0.5 net, engine {args.engine}, "
+        f"precision {stylizer.precision}, "
         f"{torch.get_num_threads()} threads, {args.repeats} interleaved repeats; "
         f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs"
     )
