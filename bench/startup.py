@@ -47,24 +47,31 @@ def main() -> int:
         runs: dict[str, list[str]] = {"python -c 'import torch'": [py, "-c", "import torch"]}
         runs["styleport --help"] = [py, "-m", "styleport", "--help"]
         shown: dict[int, str] = {}
-        for side in (args.size, args.large):
-            if not side:
-                continue
+
+        def stylize_argv(side: int) -> list[str]:
+            """``styleport stylize`` of the sample resized (down or up) to SIDE px."""
             photo = tmp / f"photo{side}.jpg"
-            factor = side / max(src.size)  # down or up: the large photo is an upscaled sample
+            factor = side / max(src.size)
             im = src.resize((round(src.width * factor), round(src.height * factor)), Image.Resampling.LANCZOS)
             im.save(photo, quality=95)
             shown[side] = f"{im.width}x{im.height}"
-            stylize = [py, "-m", "styleport", "stylize", str(model), str(photo), "-o", str(tmp / "out.png")]
-            if side == args.size:
-                traced_argv = stylize
-                runs[f"stylize {shown[side]} (default: auto)"] = stylize
-                runs[f"stylize {shown[side]} --engine torch"] = [*stylize, "--engine", "torch"]
-                fp32 = [*stylize, "--engine", "torch", "--precision", "fp32"]
-                runs[f"stylize {shown[side]} --engine torch --precision fp32"] = fp32
-            else:
-                runs[f"stylize {shown[side]} --engine onnxruntime"] = [*stylize, "--engine", "onnxruntime"]
-                runs[f"stylize {shown[side]} --engine torch"] = [*stylize, "--engine", "torch"]
+            return [py, "-m", "styleport", "stylize", str(model), str(photo), "-o", str(tmp / "out.png")]
+
+        traced_argv = stylize_argv(args.size)
+        small = shown[args.size]
+        runs[f"stylize {small} (default: auto)"] = traced_argv
+        runs[f"stylize {small} --engine torch"] = [*traced_argv, "--engine", "torch"]
+        runs[f"stylize {small} --engine torch --precision fp32"] = [
+            *traced_argv,
+            "--engine",
+            "torch",
+            "--precision",
+            "fp32",
+        ]
+        if args.large:
+            large = stylize_argv(args.large)
+            runs[f"stylize {shown[args.large]} --engine onnxruntime"] = [*large, "--engine", "onnxruntime"]
+            runs[f"stylize {shown[args.large]} --engine torch"] = [*large, "--engine", "torch"]
         times: dict[str, list[float]] = {k: [] for k in runs}
         for r in range(args.repeats + 1):
             for name, argv in runs.items():

@@ -20,16 +20,15 @@ def load(path, device: str = "auto", precision: str = "fp32", engine: str = "tor
     """Load a model file: a :class:`styleport.stylize.Stylizer` (torch), or with
     ``engine="onnxruntime"`` a :class:`styleport.light.LightStylizer` (fp32 on the CPU, no torch
     import; ``styleport.light.NotLight`` says why a file or request does not fit it)."""
+    from styleport.errors import UsageError
+
     if engine == "onnxruntime":
-        from styleport.errors import UsageError
         from styleport.light import LightStylizer
 
         if device not in ("auto", "cpu") or precision not in ("auto", "fp32"):
             raise UsageError(f"engine onnxruntime runs fp32 on the CPU, not device={device} precision={precision}")
         return LightStylizer(path)
     if engine != "torch":
-        from styleport.errors import UsageError
-
         raise UsageError(f"unknown engine '{engine}' (torch or onnxruntime)")
     from styleport.stylize import Stylizer
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from styleport import reference
 from styleport.errors import StyleportError
 from styleport.precision import Precision
 from styleport.stylize_options import MIN_SIDE, StylizeOptions, check_forward_memory, finish, prepare, style_mix
@@ -36,12 +37,13 @@ from styleport.stylize_options import MIN_SIDE, StylizeOptions, check_forward_me
 # Auto picks this path for one image up to AUTO_MAX_PIXELS on any CPU: there the torch import costs
 # more than the whole forward pass. Up to AUTO_LARGE_MAX_PIXELS (and for folders of such images)
 # only where the CPU has no native bf16: on a 2-core AVX2 EPYC, whole processes, ORT fp32 vs torch
-# fp32: 1.78 vs 4.35 s at 1024x666, 4.95 vs 9.07 s at 1920x1249, but 29.7 vs 26.2 s at 4000x2602
-# (bench/startup.py --large N; styleport.commands.light_choice).
+# fp32: 1.78 vs 4.35 s at 1024x666, 4.95 vs 9.07 s at 1920x1249 (bench/startup.py --large 1024 /
+# 1920), but 29.7 vs 26.2 s at 4000x2602 (`/usr/bin/time -f "%e s %M KB" styleport stylize
+# starry_night.pth big4000.jpg -o out.png --engine X`, one run each). styleport.commands.light_choice.
 AUTO_MAX_PIXELS = 1_000_000
 AUTO_LARGE_MAX_PIXELS = 4_000_000
-# ORT's peak memory over forward_bytes' torch estimate: 6.09 GB measured at 4000x2602 for a
-# width-0.5 network whose estimate is 3.65 GB (torch measured 2.74 GB).
+# ORT's peak memory over forward_bytes' torch estimate: 6.09 GB peak RSS (the same /usr/bin/time run)
+# at 4000x2602 for a width-0.5 network whose estimate is 3.65 GB (torch measured 2.74 GB).
 MEMORY_FACTOR = 1.7
 EPS = 1e-5  # instance norm epsilon, as torch.nn.InstanceNorm2d
 # as styleport.checkpoints._LEGACY_BUFFER (that module imports torch)
@@ -240,20 +242,16 @@ class LightStylizer:
         self.path = Path(path)
         self.weights, self.metadata = read_checkpoint(path)
         self.threads = threads
-        self.num_styles = 1 if self.weights["in1.weight"].ndim == 1 else self.weights["in1.weight"].shape[0]
+        self.num_styles = reference.num_styles(self.weights)
         self.precision_reason = reason  # for --verbose: why this engine ran
         self._sessions: dict[tuple[float, ...] | None, object] = {}
 
     @property
     def style_names(self) -> list[str]:
-        names = self.metadata.get("style_names")
-        return (
-            list(names)
-            if names
-            else [self.path.stem]
-            if self.num_styles == 1
-            else [f"style{i}" for i in range(self.num_styles)]
-        )
+        """As ``checkpoints.Checkpoint.style_names`` (which this torch-free module cannot import)."""
+        if names := self.metadata.get("style_names"):
+            return list(names)
+        return [self.path.stem] if self.num_styles == 1 else [f"style{i}" for i in range(self.num_styles)]
 
     def _session(self, mix: np.ndarray | None):
         import onnxruntime as ort

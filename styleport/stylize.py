@@ -17,7 +17,7 @@ from styleport.errors import UsageError
 from styleport.images import pil_to_tensor, tensor_to_pil
 from styleport.model import TransformerNet
 from styleport.precision import Precision, auto_precision
-from styleport.stylize_options import (  # noqa: F401 -- re-exported: the API's names since the start
+from styleport.stylize_options import (  # noqa: F401 -- used here, and re-exported where callers import them
     MAX_SIDE,
     MIN_SIDE,
     StylizeOptions,
