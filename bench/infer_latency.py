@@ -54,11 +54,11 @@ def load_model(path: Path | None):
     bundled = sorted((ROOT / "styleport" / "data" / "models").glob("*.pth"))
     path = path or (bundled[0] if bundled else None)
     if path is not None:
-        return checkpoints.load(path), path.name
+        return checkpoints.load(path), path.name, path
     net = stand_in_net(width=1.0)
     tmp = Path(tempfile.mkdtemp(prefix="styleport-bench-")) / "random_w1.pth"
     checkpoints.save(tmp, net, {"style_names": ["random"]})
-    return checkpoints.load(tmp), "random-init width-1.0 (no bundled model)"
+    return checkpoints.load(tmp), "random-init width-1.0 (no bundled model)", tmp
 
 
 def gemm_peak(dtype: torch.dtype, n: int = 2048, runs: int = 5) -> float:
@@ -105,6 +105,29 @@ def torch_paths(model) -> list[Path_]:
         Path_("torch eager fp32", "torch", "fp32", "fp32", fp32.run),
         Path_("torch eager bf16", "torch", "bf16", "bf16", bf16.run),
         Path_("torch bf16 channels_last", "torch", "bf16", "bf16", run_cl),
+    ]
+
+
+def light_paths(path: Path) -> list[Path_]:
+    """The torch-free stylize engine (styleport.light, the CLI's default on small images and AVX2 CPUs):
+    its graph with the sub-pixel upsampling (what it runs) and with nearest Resize + 3x3 conv."""
+    import onnxruntime as ort
+
+    from styleport import light
+
+    engine = light.LightStylizer(path)
+    session = ort.InferenceSession(
+        light.build_graph(engine.weights, None, subpixel=False), providers=["CPUExecutionProvider"]
+    )
+
+    def run_resize(img: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32)  # (H,W,3) -> (1,3,H,W)
+        y = session.run(None, {"image": x})[0]
+        return np.clip(y[0, :, : img.shape[0], : img.shape[1]].transpose(1, 2, 0), 0, 255)  # -> (H,W,3)
+
+    return [
+        Path_("stylize engine onnxruntime (sub-pixel)", "onnx", "fp32", "fp32", engine.run_array),
+        Path_("stylize engine onnxruntime (Resize)", "onnx", "fp32", "fp32", run_resize),
     ]
 
 
@@ -225,7 +248,7 @@ def main() -> int:
     from styleport.export.calibration import fit
     from styleport.images import load_image
 
-    checkpoint, model_name = load_model(args.model)
+    checkpoint, model_name, model_path = load_model(args.model)
     model = checkpoint.build("cpu")
     photo = load_image(args.photo).rgb
     images = {s: fit(photo, *s) for s in sizes}
@@ -233,7 +256,8 @@ def main() -> int:
     peaks = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
     samples = sorted((ROOT / "styleport" / "data" / "samples").glob("*.jpg"))
     with tempfile.TemporaryDirectory(prefix="styleport-bench-") as tmp:
-        paths = torch_paths(model) + artifact_paths(checkpoint, model, Path(tmp), samples, sizes)
+        paths = torch_paths(model) + light_paths(model_path)
+        paths += artifact_paths(checkpoint, model, Path(tmp), samples, sizes)
         reference = {s: paths[0].run(images[s]) for s in sizes}
         try:
             measure_all(paths, sizes, images, reference, repeats)

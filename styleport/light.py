@@ -172,8 +172,23 @@ def check_shapes(w: dict[str, np.ndarray], res_blocks: int, num_styles: int) -> 
         raise NotLight("tensor names do not match the network")
 
 
-def build_graph(w: dict[str, np.ndarray], mix: np.ndarray | None) -> bytes:
-    """The network as a serialized ONNX model: image (1,3,H,W) 0..255 -> (1,3,4*ceil(H/4),4*ceil(W/4))."""
+# Row-phase matrices of styleport.subpixel (2 taps x 3 taps): phase 0 -> (W0 + W1, W2); phase 1 -> (W0, W1 + W2).
+_PHASE = np.array([[[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]])
+
+
+def subpixel_kernels(weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(O,I,3,3), (O,) -> (4*O,I,2,2), (4*O,) for DepthToSpace CRD (styleport/subpixel.py says why it is exact)."""
+    k = np.einsum("pta,oiab,qsb->opqits", _PHASE, weight.astype(np.float64), _PHASE)  # (O,2,2,I,2,2)
+    o, i = weight.shape[:2]
+    return k.reshape(4 * o, i, 2, 2).astype(np.float32), np.repeat(bias.astype(np.float32), 4)
+
+
+def build_graph(w: dict[str, np.ndarray], mix: np.ndarray | None, subpixel: bool = True) -> bytes:
+    """The network as a serialized ONNX model: image (1,3,H,W) 0..255 -> (1,3,4*ceil(H/4),4*ceil(W/4)).
+
+    ``subpixel``: the two upsampling layers as replicate pad + 2x2 conv + DepthToSpace + crop (2.25x
+    fewer FLOPs there, exact) instead of nearest Resize + reflect pad + 3x3 conv.
+    """
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits = [], []
@@ -186,15 +201,30 @@ def build_graph(w: dict[str, np.ndarray], mix: np.ndarray | None) -> bytes:
         nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
-    def layer(x: str, conv: str, norm: str | None, k: int, stride: int, up: bool = False, relu: bool = True) -> str:
-        if up:  # nearest x2, as torch's F.interpolate(scale_factor=2): (1,C,H,W) -> (1,C,2H,2W)
-            x = node("Resize", [x, "", "up_scales"], f"{conv}.up", mode="nearest",
-                     coordinate_transformation_mode="asymmetric", nearest_mode="floor")  # fmt: skip
+    def upsampling_conv(x: str, conv: str) -> str:
+        kernel, bias = subpixel_kernels(w[f"{conv}.conv2d.weight"], w[f"{conv}.conv2d.bias"])
+        pads = const(f"{conv}.pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))
+        x = node("Pad", [x, pads], f"{conv}.pad", mode="edge")  # (1,C,h,w) -> (1,C,h+2,w+2)
+        x = node("Conv", [x, const(f"{conv}.w", kernel), const(f"{conv}.b", bias)], f"{conv}.conv")  # -> (1,4O,h+1,w+1)
+        x = node("DepthToSpace", [x], f"{conv}.d2s", blocksize=2, mode="CRD")  # -> (1,O,2h+2,2w+2)
+        crop = [const(f"{conv}.crop{i}", np.array(v, np.int64)) for i, v in enumerate(([1, 1], [-1, -1], [2, 3]))]
+        return node("Slice", [x, *crop], f"{conv}.crop")  # -> (1,O,2h,2w)
+
+    def plain_conv(x: str, conv: str, k: int, stride: int) -> str:
         p = k // 2  # reflection pad: (1,C,H,W) -> (1,C,H+2p,W+2p)
         x = node("Pad", [x, const(f"{conv}.pads", np.array([0, 0, p, p, 0, 0, p, p], np.int64))], f"{conv}.pad",
                  mode="reflect")  # fmt: skip
-        x = node("Conv", [x, const(f"{conv}.w", w[f"{conv}.conv2d.weight"]), const(f"{conv}.b", w[f"{conv}.conv2d.bias"])],
-                 f"{conv}.conv", strides=[stride, stride])  # fmt: skip
+        weight, bias = const(f"{conv}.w", w[f"{conv}.conv2d.weight"]), const(f"{conv}.b", w[f"{conv}.conv2d.bias"])
+        return node("Conv", [x, weight, bias], f"{conv}.conv", strides=[stride, stride])  # -> (1,O,H/s,W/s)
+
+    def layer(x: str, conv: str, norm: str | None, k: int, stride: int, up: bool = False, relu: bool = True) -> str:
+        if up and subpixel:
+            x = upsampling_conv(x, conv)
+        else:
+            if up:  # nearest x2, as torch's F.interpolate(scale_factor=2): (1,C,H,W) -> (1,C,2H,2W)
+                x = node("Resize", [x, "", "up_scales"], f"{conv}.up", mode="nearest",
+                         coordinate_transformation_mode="asymmetric", nearest_mode="floor")  # fmt: skip
+            x = plain_conv(x, conv, k, stride)
         if norm is not None:
             gamma, beta = w[f"{norm}.weight"], w[f"{norm}.bias"]
             if gamma.ndim == 2:  # conditional instance norm: (S,) @ (S,C) -> (C,)
@@ -204,7 +234,8 @@ def build_graph(w: dict[str, np.ndarray], mix: np.ndarray | None) -> bytes:
                      f"{norm}.norm", epsilon=EPS)  # fmt: skip
         return node("Relu", [x], f"{conv}.relu") if relu else x
 
-    const("up_scales", np.array([1, 1, 2, 2], np.float32))
+    if not subpixel:
+        const("up_scales", np.array([1, 1, 2, 2], np.float32))
     layers = _layers(sum(1 for k in w if re.fullmatch(r"res\d+\.conv1\.conv2d\.weight", k)))
     x = "image"
     for conv, norm, k, stride in layers[:3]:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from styleport import checkpoints, reference
 from styleport.errors import UsageError
-from styleport.light import LightStylizer, NotLight, read_checkpoint
+from styleport.light import LightStylizer, NotLight, build_graph, read_checkpoint
 from styleport.metrics import psnr
 from styleport.stylize import Stylizer
 from tests.conftest import PHOTOS, assert_contrast, make_net
@@ -65,6 +65,29 @@ def test_the_comparison_catches_a_wrong_weight_and_a_wrong_mix():
     light.weights["deconv3.conv2d.weight"] = light.weights["deconv3.conv2d.weight"] * 1.02
     with pytest.raises(AssertionError, match="max abs"):
         assert_close(light.run_array(image, mix), want, "output conv x1.02")
+
+
+def run_graph(weights: dict, image: np.ndarray, subpixel: bool) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(build_graph(weights, None, subpixel=subpixel), providers=["CPUExecutionProvider"])
+    y = session.run(None, {"image": np.ascontiguousarray(image.transpose(2, 0, 1)[None])})[0]  # (H,W,3) -> (1,3,H,W)
+    return y[0, :, : image.shape[0], : image.shape[1]].transpose(1, 2, 0)  # (1,3,H',W') -> (H,W,3)
+
+
+def test_both_upsampling_forms_match_torch_and_a_wrong_upsampling_tap_fails():
+    """The sub-pixel graph (what runs) and the Resize graph (bench/infer_latency.py's comparison)."""
+    path = MODELS / "great_wave.pth"
+    image = photo(61)  # odd sides: the crop after depth-to-space must be right
+    want = torch_fp32(path, image)
+    weights = read_checkpoint(path)[0]
+    for subpixel in (True, False):
+        assert_close(np.clip(run_graph(weights, image, subpixel), 0, 255), want, f"subpixel={subpixel}")
+    wrong = weights["deconv2.conv2d.weight"].copy()
+    wrong[:, :, 0, :] *= 1.05  # one row of taps of the last upsampling conv
+    with pytest.raises(AssertionError, match="max abs"):
+        faulty = {**weights, "deconv2.conv2d.weight": wrong}
+        assert_close(np.clip(run_graph(faulty, image, True), 0, 255), want, "deconv2 top row x1.05")
 
 
 def test_tiny_and_odd_sizes_match_torch(tiny_model_file):
