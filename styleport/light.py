@@ -31,6 +31,7 @@ from PIL import Image
 
 from styleport import reference
 from styleport.errors import StyleportError
+from styleport.onnx_norm import two_stage_instance_norms
 from styleport.precision import Precision
 from styleport.stylize_options import MIN_SIDE, StylizeOptions, check_forward_memory, finish, prepare, style_mix
 
@@ -183,11 +184,14 @@ def subpixel_kernels(weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, 
     return k.reshape(4 * o, i, 2, 2).astype(np.float32), np.repeat(bias.astype(np.float32), 4)
 
 
-def build_graph(w: dict[str, np.ndarray], mix: np.ndarray | None, subpixel: bool = True) -> bytes:
+def build_graph(
+    w: dict[str, np.ndarray], mix: np.ndarray | None, subpixel: bool = True, two_stage: bool = True
+) -> bytes:
     """The network as a serialized ONNX model: image (1,3,H,W) 0..255 -> (1,3,4*ceil(H/4),4*ceil(W/4)).
 
     ``subpixel``: the two upsampling layers as replicate pad + 2x2 conv + DepthToSpace + crop (2.25x
-    fewer FLOPs there, exact) instead of nearest Resize + reflect pad + 3x3 conv.
+    fewer FLOPs there, exact) instead of nearest Resize + reflect pad + 3x3 conv. ``two_stage``: instance
+    norm statistics as means of row means (``styleport.onnx_norm``), else ORT's InstanceNormalization.
     """
     from onnx import TensorProto, helper, numpy_helper
 
@@ -254,6 +258,8 @@ def build_graph(w: dict[str, np.ndarray], mix: np.ndarray | None, subpixel: bool
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="styleport.light")
+    if two_stage:
+        two_stage_instance_norms(model)  # accurate statistics on large images (styleport/onnx_norm.py)
     return model.SerializeToString()
 
 

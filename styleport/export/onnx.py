@@ -27,6 +27,7 @@ from styleport.export.base import Artifact, Exporter, ExportRequest, OptionSpec
 from styleport.export.onnx_int8 import NAMED_SCHEMES
 from styleport.export.ops import conversion_error
 from styleport.model import TransformerNet
+from styleport.onnx_norm import two_stage_instance_norms
 from styleport.precision import Precision
 
 OPSET = 18  # dynamo exporter minimum; asking it for 17 silently writes 18
@@ -201,8 +202,9 @@ class OnnxExporter(Exporter):
                 torch_to_onnx(model, trace, subpixel=False), model, request, self.option(request, "int8_scheme")
             )
             details.update(chosen)
-        else:
-            proto = torch_to_onnx(model, trace)
+        else:  # fp32: instance-norm statistics that stay accurate at full-HD sizes (styleport/onnx_norm.py)
+            proto = two_stage_instance_norms(torch_to_onnx(model, trace))
+            details["instance_norm"] = "two-stage statistics (means of row means)"
         # 16-bit QDQ needs opset 21: the quantizer upgrades the graph
         details["opset"] = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
         set_metadata(proto, checkpoint, request.precision, details)
