@@ -6,8 +6,8 @@ channel set it lands 1.8e-4 from float64 normalized values, and the bundled trio
 ends 80.6-89.4 dB (max abs up to 0.39) from torch fp32 -- the cause of README's former "ONNX Runtime
 fp32 loses accuracy at full-HD sizes". Means of row means (ReduceMean over W, then over H: two sums
 of at most a few thousand terms) land 1.6e-6 from float64, and the network 116 dB from torch fp32,
-for ~4% more time at 1080x1920 (one thread, AVX2 EPYC). ``two_stage_instance_norms`` rewrites every
-InstanceNormalization node of a graph into that form:
+at a time within noise (trio at 1080x1920, one thread, AVX2 EPYC: 8.28 vs 7.94 s, then 7.25 vs
+8.36 s). ``two_stage_instance_norms`` rewrites every InstanceNormalization node into that form:
 
     mean = ReduceMean_H(ReduceMean_W(x));  d = x - mean
     var  = ReduceMean_H(ReduceMean_W(d * d))
