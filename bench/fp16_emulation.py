@@ -1,6 +1,6 @@
 """Can an fp16 row catch instance-norm eps x100? Measures why the catch table calls it inseparable.
 
-    python bench/fp16_emulation.py [--model MODEL.pth] [--sizes 48x64,37x53]
+    python bench/fp16_emulation.py [--model MODEL.pth] [--sizes 48x64,37x53] [--json OUT.json]
 
 The int8 rows catch subtle faults with a second, quantization-emulated reference (styleport.
 verification.emulate). This bench asks whether the same trick works for fp16 ONNX files in ONNX
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import tempfile
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=ROOT / "styleport" / "data" / "models" / "great_wave.pth")
     ap.add_argument("--sizes", default="48x64,37x53")
+    ap.add_argument("--json", type=Path, help="also write the worst cases as JSON (bench/fault_catch.py quotes them)")
     args = ap.parse_args(argv)
 
     import onnx
@@ -96,11 +98,14 @@ def main(argv=None) -> int:
         "faulty artifact vs reference",
         "faulty artifact vs fp16 emulation",
     )
+    worst = {label: (min(r[i][0] for r in rows), max(r[i][1] for r in rows)) for i, label in enumerate(labels)}
     print(f"{args.model.name}, onnxruntime {ort.__version__}, {len(images)} cases at {args.sizes}; worst case:")
     print("| comparison | worst PSNR dB | worst max abs |")
     print("|---|---|---|")
-    for i, label in enumerate(labels):
-        print(f"| {label} | {min(r[i][0] for r in rows):.1f} | {max(r[i][1] for r in rows):.3g} |")
+    for label, (db, abs_) in worst.items():
+        print(f"| {label} | {db:.1f} | {abs_:.3g} |")
+    if args.json:
+        args.json.write_text(json.dumps({"model": args.model.name, "cases": len(images), "worst": worst}, indent=1))
     return 0
 
 
