@@ -48,7 +48,7 @@ def trained_net(num_styles: int = 1, seed: int = 0) -> TransformerNet:
     """The bundled trained great_wave network (width 0.5), for tests of lossy formats.
 
     Random-init networks are far more sensitive to weight perturbations than trained ones (0.5% weight
-    noise: 35-43 dB vs 57.6 dB on great_wave), so int8/uint8/palette/fp16 artifacts of a stand-in land
+    noise: 35-43 dB vs 54.2 dB on great_wave), so int8/uint8/palette/fp16 artifacts of a stand-in land
     15-20 dB below the tolerance rows, which are set from trained networks (styleport/tolerances.py).
     With ``num_styles`` > 1: a conditional-instance-norm network with great_wave's convs, style 0 its
     norm affines and each further style those affines perturbed by a seeded 10% (gamma) / 0.1 (beta).

@@ -32,8 +32,9 @@ P = Precision
 # 256 px (README "Parity of the bundled styles"), so that (1) every right artifact passes with headroom
 # and (2) every injected fault that differs from the reference by more than the format's own error
 # fails. Random-init stand-ins are far more sensitive to weight changes than trained networks (0.5%
-# weight noise: 35-43 dB vs 57.6 dB), so lossy rows are verified in tests on great_wave itself.
-GW = "great_wave 48x64/37x53"
+# weight noise: 35-43 dB vs 54.2 dB on the great_wave of 2026-12-03), so lossy rows are verified in tests
+# on great_wave itself.
+GW = "great_wave 48x64/37x53"  # the bundled great_wave of 2026-12-03 (relu3_1 weight x4) unless dated
 TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance("torch", P.FP32, 60.0, 0.05, "same graph, same arithmetic; only op-order rounding differs"),
     Tolerance("torch", P.BF16, 40.0, None, "bf16 eager, 8-bit mantissa: measured 54.4-54.8 dB, max abs 2.7"),
@@ -43,26 +44,26 @@ TOLERANCES: tuple[Tolerance, ...] = (
     # instance-norm statistics (styleport/onnx_norm.py): ORT's InstanceNormalization sums H*W values in one fp32
     # accumulation and lands 80-92 dB (max abs up to 0.39) at 1080x1920; with the rewrite, eiffelTower at
     # 1080x1920 vs the float64 reference: great_wave 118.9 dB / max abs 0.0089, trio 125-126 dB / 0.0039.
-    Tolerance("onnx", P.FP32, 90.0, 0.02, f"fp32 graph, two-stage norm statistics: {GW} 139 dB; 1080p max abs 0.0089"),
-    Tolerance("ort", P.FP32, 90.0, 0.02, f"onnx fp32 graph saved by ORT: {GW} 145 dB; 1080p max abs 0.0089"),
-    Tolerance("tflite", P.FP32, 90.0, 0.02, f"fp32 graph, XNNPACK reorders sums: {GW} 124 dB, max abs 7.4e-4"),
-    Tolerance("tfjs", P.FP32, 90.0, 0.02, f"fp32 graph in tfjs wasm: {GW} 124 dB, max abs 7.7e-4"),
-    Tolerance("coreml", P.FP32, 90.0, 0.02, f"fp32 program, float tensor I/O: {GW} 145 dB, max abs 1e-4", "io=tensor"),
-    # fp16 with fp16 activations (ONNX casts between ops, CoreML fp16 programs): great_wave 77.8-78.8 dB,
-    # random stand-ins 58.6-64.5 dB; 0.5% weight noise (57.5 dB) must fail. Norm eps x100 (77.6 dB, max abs
+    Tolerance("onnx", P.FP32, 90.0, 0.02, f"fp32 graph, two-stage norm statistics: {GW} 142 dB; 1080p max abs 0.0089"),
+    Tolerance("ort", P.FP32, 90.0, 0.02, f"onnx fp32 graph saved by ORT: {GW} 144 dB; 1080p max abs 0.0089"),
+    Tolerance("tflite", P.FP32, 90.0, 0.02, f"fp32 graph, XNNPACK reorders sums: {GW} 128 dB, max abs 5.3e-4"),
+    Tolerance("tfjs", P.FP32, 90.0, 0.02, f"fp32 graph in tfjs wasm: {GW} 128 dB, max abs 5.3e-4"),
+    Tolerance("coreml", P.FP32, 90.0, 0.02, f"fp32 program, float tensor I/O: {GW} 143 dB, max abs 1e-4", "io=tensor"),
+    # fp16 with fp16 activations (ONNX casts between ops, CoreML fp16 programs): great_wave 75.8-78.7 dB,
+    # random stand-ins 58.6-64.5 dB; 0.5% weight noise (54.2 dB) must fail. Norm eps x100 (77.6 dB, max abs
     # 0.10) is inside fp16's own error: no row can catch it.
-    Tolerance("onnx", P.FP16, 62.0, None, f"fp16 weights and activations, fp32 I/O: {GW} 78.8 dB, max abs 0.063"),
-    Tolerance("ort", P.FP16, 62.0, None, f"onnx fp16 graph saved by ORT: {GW} 78.8 dB, max abs 0.063"),
-    Tolerance("coreml", P.FP16, 62.0, None, f"fp16 program, float tensor I/O: {GW} 77.8 dB, max abs 0.13", "io=tensor"),
+    Tolerance("onnx", P.FP16, 62.0, None, f"fp16 weights and activations, fp32 I/O: {GW} 78.7 dB, max abs 0.071"),
+    Tolerance("ort", P.FP16, 62.0, None, f"onnx fp16 graph saved by ORT: {GW} 78.7 dB, max abs 0.071"),
+    Tolerance("coreml", P.FP16, 62.0, None, f"fp16 program, float tensor I/O: {GW} 75.8 dB, max abs 0.26", "io=tensor"),
     # fp16-stored weights, fp32 compute (TFLite, TF.js): exact when the checkpoint's weights are already fp16
     # (every bundled model), else weight rounding (random stand-in: 64.7 dB, max abs 0.69).
     Tolerance("tflite", P.FP16, 61.0, None, "fp16 weights of an fp32 checkpoint, fp32 compute: stand-in 64.7 dB"),
-    Tolerance("tflite", P.FP16, 90.0, 0.02, f"fp16-exact weights, fp32 compute: {GW} 124 dB", "fp16-exact"),
+    Tolerance("tflite", P.FP16, 90.0, 0.02, f"fp16-exact weights, fp32 compute: {GW} 128 dB", "fp16-exact"),
     Tolerance("tfjs", P.FP16, 61.0, None, "fp16 weights of an fp32 checkpoint, fp32 compute: stand-in 64.7 dB"),
-    Tolerance("tfjs", P.FP16, 90.0, 0.02, f"fp16-exact weights, fp32 compute: {GW} 124 dB", "fp16-exact"),
+    Tolerance("tfjs", P.FP16, 90.0, 0.02, f"fp16-exact weights, fp32 compute: {GW} 128 dB", "fp16-exact"),
     # CoreML image I/O (the default): the 8-bit output rounding alone costs 58.9 dB / max abs 0.5.
     Tolerance("coreml", P.FP32, 57.5, 1.01, f"8-bit image output over an fp32 program: {GW} 58.9 dB, max abs 0.5"),
-    Tolerance("coreml", P.FP16, 57.0, None, f"fp16 program + 8-bit output: {GW} 58.8 dB; 4 styles at 256: 58.8"),
+    Tolerance("coreml", P.FP16, 57.0, None, f"fp16 program + 8-bit output: {GW} 58.7 dB; 4 styles at 256: 58.8"),
     # Lossy: between the right artifact (worst of the bundled styles) and the faults that are separable from it.
     # int8 rows: the 8 bundled networks of 2026-12 (higher contrast than the 2026-11 ones) on the held-out
     # verification photos at 256 px (styleport demo, 2026-12-02) measure lower than the small fault-table
@@ -87,9 +88,9 @@ TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance(
         "ort", P.INT8, 35.0, None, "onnx a8w8 graph saved by ORT: as onnx a8 (36.9 dB on the 2026-12 stand-in)", "a8"
     ),
-    Tolerance("coreml", P.INT8, 51.0, None, f"int8 per-channel weights, fp16 compute: {GW} 56.5; held-out 256: 53.6"),
-    Tolerance("coreml", P.PALETTE6, 42.0, None, f"64-entry k-means palette per conv, fp16: {GW} 50.1 dB; 72x96: 44.4"),
-    Tolerance("coreml", P.PALETTE4, 33.5, None, f"16-entry k-means palette per conv, fp16: {GW} 37.8 dB; 256 px: 36.3"),
+    Tolerance("coreml", P.INT8, 51.0, None, f"int8 per-channel weights, fp16 compute: {GW} 55.7; held-out 256: 53.6"),
+    Tolerance("coreml", P.PALETTE6, 42.0, None, f"64-entry k-means palette per conv, fp16: {GW} 46.7 dB; 72x96: 44.4"),
+    Tolerance("coreml", P.PALETTE4, 33.5, None, f"16-entry k-means palette per conv, fp16: {GW} 35.3 dB; 256 px: 36.3"),
     Tolerance(
         "tflite",
         P.INT8,
@@ -98,7 +99,7 @@ TOLERANCES: tuple[Tolerance, ...] = (
         "dynamic-range int8 weights, per-run activations: held-out 256 px, 2026-12 nets 36.4-41",
     ),
     Tolerance(
-        "tfjs", P.UINT8, 49.5, None, f"per-tensor affine uint8 weights, fp32 compute: {GW} 54.9 dB; 2-style 51.7"
+        "tfjs", P.UINT8, 49.5, None, f"per-tensor affine uint8 weights, fp32 compute: {GW} 56.6 dB; 2-style 51.7"
     ),
 )
 
@@ -130,12 +131,24 @@ EMULATED: tuple[Tolerance, ...] = (
     # (`python bench/palette_emulation.py [--io tensor]`): image I/O, 8 networks 2026-12: palette6 58.1-58.5 dB,
     # palette4 55.0-58.7; tensor I/O, great_wave / trio / cafe_terrace: palette6 65.8-69.2, palette4 57.3-60.8.
     Tolerance("coreml", P.PALETTE6, 54.0, None, "file's palette tables, fp16 compute + 8-bit output: 58.1-58.5 dB"),
-    Tolerance("coreml", P.PALETTE4, 52.0, None, "file's palette tables, fp16 compute + 8-bit output: 55.0-58.7 dB"),
+    Tolerance("coreml", P.PALETTE4, 50.0, None, "file's palette tables, fp16 + 8-bit output: GW 52.1 dB; 55.0-58.7"),
+    # great_wave of 2026-12-03 (relu3_1 weight 8) at 48x64: palette6 tensor I/O 59.6 dB, palette4 52.1 (image I/O) and
+    # 53.2 (tensor I/O); noise 0.5% 48.7-51.8, noise 1% 45.8-47.1 (bench/fault_catch.py): rows sit between.
     Tolerance(
-        "coreml", P.PALETTE6, 60.0, None, "file's palette tables, fp16 compute: 256 px 65.8-69.2 dB", "io=tensor"
+        "coreml",
+        P.PALETTE6,
+        56.0,
+        None,
+        "file's palette tables, fp16 compute: GW 48x64 59.6 dB; 256 px 65.8-69.2",
+        "io=tensor",
     ),
     Tolerance(
-        "coreml", P.PALETTE4, 54.0, None, "file's palette tables, fp16 compute: 256 px 57.3-60.8 dB", "io=tensor"
+        "coreml",
+        P.PALETTE4,
+        50.0,
+        None,
+        "file's palette tables, fp16 compute: GW 48x64 53.2; 256 px 57.3-60.8",
+        "io=tensor",
     ),
     # TFLite: the per-run activation quantization is emulated per tensor, not bit-exactly (XNNPACK's own rounding):
     # GW 48x64 57.9-58.8 dB; held-out 256 px GW 52.3, SN 51.3, composition_viii 51.0, cafe_terrace 52.0. 1% noise
