@@ -90,7 +90,9 @@ TOLERANCES: tuple[Tolerance, ...] = (
     ),
     Tolerance("coreml", P.INT8, 51.0, None, f"int8 per-channel weights, fp16 compute: {GW} 55.7; held-out 256: 53.6"),
     Tolerance("coreml", P.PALETTE6, 42.0, None, f"64-entry k-means palette per conv, fp16: {GW} 46.7 dB; 72x96: 44.4"),
-    Tolerance("coreml", P.PALETTE4, 33.5, None, f"16-entry k-means palette per conv, fp16: {GW} 35.3 dB; 256 px: 36.3"),
+    # palette4's float row only has to catch gross faults (its emulated row catches the subtle ones): the nets of
+    # 2026-12-03 at held-out 256 px measure 31.3 dB (composition_viii) to 37.0.
+    Tolerance("coreml", P.PALETTE4, 30.0, None, f"16-entry k-means palette per conv, fp16: {GW} 35.3 dB; 256 px: 31.3"),
     Tolerance(
         "tflite",
         P.INT8,
@@ -116,12 +118,13 @@ EMULATED: tuple[Tolerance, ...] = (
     ),
     # QDQ a16w8 with the file's activation grids: 16-bit rounding order only. Held-out 256 px (styleport parity):
     # GW 89.3, SN 90.5, composition_viii 92.4, cafe_terrace 90.1 (onnx; ort GW 89.5, SN 90.4); GW 48x64: 89.0-89.6
-    # (auto scheme), 86.5 (a16w8). Norm eps x100: 82.1-82.6 dB (caught).
+    # (auto scheme), 86.5 (a16w8). The nets of 2026-12-03 (relu3_1 weight x4), held-out 256 px (styleport demo):
+    # 78.9-86.1 dB (great_wave lowest); GW 48x64 81.7. Norm eps x100: 79.5 dB at 48x64 (inseparable).
     Tolerance(
-        "onnx", P.INT8, 79.0, None, "int8 weights + the file's 16-bit activation grids: 2026-12 nets 81.0-90.1 dB"
+        "onnx", P.INT8, 77.0, None, "int8 weights + the file's 16-bit activation grids: 2026-12-03 nets 78.9-86.1 dB"
     ),
     Tolerance(
-        "ort", P.INT8, 79.0, None, "int8 weights + the file's 16-bit activation grids: 2026-12 nets 81.0-90.0 dB"
+        "ort", P.INT8, 77.0, None, "int8 weights + the file's 16-bit activation grids: 2026-12-03 nets 78.9-86.1 dB"
     ),
     # CoreML: fp16 compute is not emulated. Image I/O adds the 8-bit output rounding (as the float row).
     Tolerance("coreml", P.INT8, 54.0, None, "int8 weights emulated, fp16 compute + 8-bit output: GW 58.2, SN 256 58.6"),
@@ -131,7 +134,9 @@ EMULATED: tuple[Tolerance, ...] = (
     # (`python bench/palette_emulation.py [--io tensor]`): image I/O, 8 networks 2026-12: palette6 58.1-58.5 dB,
     # palette4 55.0-58.7; tensor I/O, great_wave / trio / cafe_terrace: palette6 65.8-69.2, palette4 57.3-60.8.
     Tolerance("coreml", P.PALETTE6, 54.0, None, "file's palette tables, fp16 compute + 8-bit output: 58.1-58.5 dB"),
-    Tolerance("coreml", P.PALETTE4, 50.0, None, "file's palette tables, fp16 + 8-bit output: GW 52.1 dB; 55.0-58.7"),
+    # palette4, nets of 2026-12-03: held-out 256 px great_wave 48.8 dB, the others 56.7-58.6 (styleport demo); noise
+    # 1% on great_wave 45.8 (48x64) and 47.6 (256 px, image I/O) / 47.9 (tensor I/O): the rows sit in that 1 dB gap.
+    Tolerance("coreml", P.PALETTE4, 48.0, None, "file's palette tables, fp16 + 8-bit output: GW 256 px 48.8 dB"),
     # great_wave of 2026-12-03 (relu3_1 weight 8) at 48x64: palette6 tensor I/O 59.6 dB, palette4 52.1 (image I/O) and
     # 53.2 (tensor I/O); noise 0.5% 48.7-51.8, noise 1% 45.8-47.1 (bench/fault_catch.py): rows sit between.
     Tolerance(
@@ -145,9 +150,9 @@ EMULATED: tuple[Tolerance, ...] = (
     Tolerance(
         "coreml",
         P.PALETTE4,
-        50.0,
+        48.5,
         None,
-        "file's palette tables, fp16 compute: GW 48x64 53.2; 256 px 57.3-60.8",
+        "file's palette tables, fp16 compute: GW 48x64 53.2, 256 px 52.3; noise 1% 47.9",
         "io=tensor",
     ),
     # TFLite: the per-run activation quantization is emulated per tensor, not bit-exactly (XNNPACK's own rounding):
