@@ -69,8 +69,9 @@ TOLERANCES: tuple[Tolerance, ...] = (
     # verification photos at 256 px (styleport demo, 2026-12-02) measure lower than the small fault-table
     # crops, so on their own they let the subtle faults (noise 1%, out conv x1.02) through; the second
     # condition (EMULATED below) is what catches those where the emulation is close enough.
+    # 2026-12-03 (relu3_1 weight x4): trio's styles at held-out 256 px 41.2 dB, the single-style nets 43.8-51.7.
     Tolerance(
-        "onnx", P.INT8, 42.0, None, "QDQ a16w8, calibrated at 384 px: held-out 256 px, 8 networks 2026-12: 43.6-52.1 dB"
+        "onnx", P.INT8, 40.0, None, "QDQ a16w8, calibrated at 384 px: held-out 256 px, 2026-12-03 nets 41.2-51.7 dB"
     ),
     # a8w8-pc-enc (the fast scheme, bench/int8_speed.py) on the 8 networks of 2026-12, held-out photos at 256 and
     # 512 px (3 photos each): worst 38.7 dB (inokashira_snow), the other 7 networks 40.1-46.8; a8w8-pc-skip: 31.7-43.3.
@@ -82,9 +83,7 @@ TOLERANCES: tuple[Tolerance, ...] = (
         "QDQ, 8-bit activations (int8_scheme=a8w8*): GW 2026-11 44.4 dB, its stand-in 2026-12 36.9",
         "a8",
     ),
-    Tolerance(
-        "ort", P.INT8, 42.0, None, "onnx int8 graph saved by ORT: held-out 256 px, 8 networks 2026-12: 43.6-52.1 dB"
-    ),
+    Tolerance("ort", P.INT8, 40.0, None, "onnx int8 graph saved by ORT: held-out 256 px, 2026-12-03 nets 41.2-51.7 dB"),
     Tolerance(
         "ort", P.INT8, 35.0, None, "onnx a8w8 graph saved by ORT: as onnx a8 (36.9 dB on the 2026-12 stand-in)", "a8"
     ),
