@@ -165,9 +165,14 @@ def test_webcam_live_mode_reports_fps(playwright, server):
         start = page.page.evaluate("performance.now()")
         page.page.wait_for_function("Number(document.body.dataset.runs) >= 4", timeout=WAIT_MS)
         tasks = page.page.evaluate(f"window.__longtasks.filter(([t]) => t >= {start})")
-        assert max((d for _, d in tasks), default=0) <= 100, tasks  # the controls stay responsive
+        fps = float(page.page.inner_text("#fps").split()[0])
+        assert fps > 0
+        # the controls stay responsive: the network runs off the main thread, so no main-thread task comes
+        # near a frame's time (run there, each frame would be one long task); 100 ms on an idle machine,
+        # and never more than half a frame when the CPU is shared (a loaded CI machine measured 104-150 ms)
+        bound = max(100.0, 500.0 / fps)
+        assert max((d for _, d in tasks), default=0) <= bound, (tasks, f"{fps} fps")
         assert page.page.inner_text("#webcam-toggle") == "Stop webcam"
-        assert float(page.page.inner_text("#fps").split()[0]) > 0
         fed = page.pixels("original")
         assert max(fed.shape[:2]) == 128  # 640x480 fake camera scaled to the chosen resolution
         page.page.click("#webcam-toggle")
