@@ -184,14 +184,12 @@ def subpixel_kernels(weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, 
     return k.reshape(4 * o, i, 2, 2).astype(np.float32), np.repeat(bias.astype(np.float32), 4)
 
 
-def build_graph(
-    w: dict[str, np.ndarray], mix: np.ndarray | None, subpixel: bool = True, two_stage: bool = True
-) -> bytes:
+def build_graph(w: dict[str, np.ndarray], mix: np.ndarray | None, subpixel: bool = True) -> bytes:
     """The network as a serialized ONNX model: image (1,3,H,W) 0..255 -> (1,3,4*ceil(H/4),4*ceil(W/4)).
 
     ``subpixel``: the two upsampling layers as replicate pad + 2x2 conv + DepthToSpace + crop (2.25x
-    fewer FLOPs there, exact) instead of nearest Resize + reflect pad + 3x3 conv. ``two_stage``: instance
-    norm statistics as means of row means (``styleport.onnx_norm``), else ORT's InstanceNormalization.
+    fewer FLOPs there, exact) instead of nearest Resize + reflect pad + 3x3 conv. Instance norm
+    statistics are means of row means (``styleport.onnx_norm``) in either form.
     """
     from onnx import TensorProto, helper, numpy_helper
 
@@ -258,8 +256,7 @@ def build_graph(
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="styleport.light")
-    if two_stage:
-        two_stage_instance_norms(model)  # accurate statistics on large images (styleport/onnx_norm.py)
+    two_stage_instance_norms(model)  # accurate statistics on large images (styleport/onnx_norm.py)
     return model.SerializeToString()
 
 
