@@ -34,6 +34,7 @@ from styleport.errors import StyleportError
 from styleport.onnx_norm import two_stage_instance_norms
 from styleport.precision import Precision
 from styleport.stylize_options import MIN_SIDE, StylizeOptions, check_forward_memory, finish, prepare, style_mix
+from styleport.subpixel_kernels import phase_kernels
 
 # Auto picks this path for one image up to AUTO_MAX_PIXELS on any CPU: there the torch import costs
 # more than the whole forward pass. Up to AUTO_LARGE_MAX_PIXELS (and for folders of such images)
@@ -173,15 +174,9 @@ def check_shapes(w: dict[str, np.ndarray], res_blocks: int, num_styles: int) -> 
         raise NotLight("tensor names do not match the network")
 
 
-# Row-phase matrices of styleport.subpixel (2 taps x 3 taps): phase 0 -> (W0 + W1, W2); phase 1 -> (W0, W1 + W2).
-_PHASE = np.array([[[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]])
-
-
 def subpixel_kernels(weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(O,I,3,3), (O,) -> (4*O,I,2,2), (4*O,) for DepthToSpace CRD (styleport/subpixel.py says why it is exact)."""
-    k = np.einsum("pta,oiab,qsb->opqits", _PHASE, weight.astype(np.float64), _PHASE)  # (O,2,2,I,2,2)
-    o, i = weight.shape[:2]
-    return k.reshape(4 * o, i, 2, 2).astype(np.float32), np.repeat(bias.astype(np.float32), 4)
+    return phase_kernels(weight).astype(np.float32), np.repeat(bias.astype(np.float32), 4)
 
 
 def build_graph(w: dict[str, np.ndarray], mix: np.ndarray | None, subpixel: bool = True) -> bytes:

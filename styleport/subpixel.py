@@ -32,31 +32,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from styleport.model import ConvLayer, TransformerNet
+from styleport.subpixel_kernels import phase_kernels
 
 UPSAMPLING = ("deconv1", "deconv2")
 
-# Row-phase matrices (2 taps x 3 taps): phase 0 -> (W0 + W1, W2); phase 1 -> (W0, W1 + W2).
-_PHASE = torch.tensor([[[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]], dtype=torch.float64)
-
 
 def subpixel_weight(weight: torch.Tensor, order: str = "CRD") -> torch.Tensor:
-    """(O,I,3,3) conv weight -> (4*O,I,2,2) phase kernels, computed in float64 then cast back.
-
-    ``order`` "CRD": output channel o*4 + qy*2 + qx (torch pixel_shuffle, ONNX DepthToSpace CRD);
-    "DCR": (qy*2 + qx)*O + o (TensorFlow depth_to_space, ONNX DCR).
-    """
-    if weight.shape[-2:] != (3, 3):
-        raise ValueError(f"subpixel rewrite needs a 3x3 kernel, got {tuple(weight.shape)}")
-    w = weight.detach().to(torch.float64)
-    p = _PHASE.to(w.device)
-    # k[o, qy, qx, i] = P[qy] @ W[o, i] @ P[qx]^T: (2,3) @ (3,3) @ (3,2) -> (2,2)  (einsum's import is slow)
-    k = torch.stack([torch.stack([p[qy] @ w @ p[qx].T for qx in (0, 1)], 1) for qy in (0, 1)], 1)  # (O,2,2,I,2,2)
-    o, i = w.shape[:2]
-    if order == "DCR":
-        k = k.permute(1, 2, 0, 3, 4, 5)  # (2,2,O,I,2,2)
-    elif order != "CRD":
-        raise ValueError(f"order must be CRD or DCR, got {order!r}")
-    return k.reshape(4 * o, i, 2, 2).to(weight.dtype).contiguous()
+    """(O,I,3,3) conv weight -> (4*O,I,2,2) phase kernels (``styleport.subpixel_kernels``, float64),
+    cast back to the weight's dtype and device; ``order`` "CRD" or "DCR" as there."""
+    k = phase_kernels(weight.detach().to("cpu", torch.float64).numpy(), order)
+    return torch.from_numpy(k).to(device=weight.device, dtype=weight.dtype).contiguous()
 
 
 def subpixel_bias(bias: torch.Tensor, order: str = "CRD") -> torch.Tensor:
