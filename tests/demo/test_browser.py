@@ -176,6 +176,14 @@ def test_webcam_live_mode_reports_fps(playwright, server):
         fed = page.pixels("original")
         assert max(fed.shape[:2]) == 128  # 640x480 fake camera scaled to the chosen resolution
         page.page.click("#webcam-toggle")
+        # the click's handler may still be queued behind a frame on a loaded machine: wait for the stop,
+        # then make sure no frame that was in flight reports a rate afterwards
+        page.page.wait_for_function(
+            "document.getElementById('webcam-toggle').textContent == 'Live webcam'"
+            " && document.getElementById('fps').textContent == ''",
+            timeout=WAIT_MS,
+        )
+        page.page.wait_for_timeout(500)
         assert page.page.inner_text("#fps") == ""
         assert not page.problems, page.problems
         page.close()
