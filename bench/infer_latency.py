@@ -1,6 +1,7 @@
 """Inference latency of every runtime against torch eager fp32, interleaved in one process.
 
     python bench/infer_latency.py [MODEL.pth] [--sizes 256,512,1080x1920] [--repeats 3] [--quick]
+                                  [--no-artifacts]
 
 Without MODEL.pth the bundled network (styleport/data/models/*.pth) is used, else a width-1.0
 random-init network with random norm affines (output centred in 0..255) stands in for it.
@@ -110,24 +111,29 @@ def torch_paths(model) -> list[Path_]:
 
 def light_paths(path: Path) -> list[Path_]:
     """The torch-free stylize engine (styleport.light, the CLI's default on small images and AVX2 CPUs):
-    its graph with the sub-pixel upsampling (what it runs) and with nearest Resize + 3x3 conv."""
+    its graph as it runs (sub-pixel upsampling, space-to-depth output conv), without the output-conv
+    rewrite, and with neither (nearest Resize + 3x3 conv, plain 9x9 output conv)."""
     import onnxruntime as ort
 
     from styleport import light
 
     engine = light.LightStylizer(path)
-    session = ort.InferenceSession(
-        light.build_graph(engine.weights, None, subpixel=False), providers=["CPUExecutionProvider"]
-    )
 
-    def run_resize(img: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32)  # (H,W,3) -> (1,3,H,W)
-        y = session.run(None, {"image": x})[0]
-        return np.clip(y[0, :, : img.shape[0], : img.shape[1]].transpose(1, 2, 0), 0, 255)  # -> (H,W,3)
+    def runner(**forms) -> Callable[[np.ndarray], np.ndarray]:
+        graph = light.build_graph(engine.weights, None, **forms)
+        session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
+
+        def run(img: np.ndarray) -> np.ndarray:
+            x = np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32)  # (H,W,3) -> (1,3,H,W)
+            y = session.run(None, {"image": x})[0]
+            return np.clip(y[0, :, : img.shape[0], : img.shape[1]].transpose(1, 2, 0), 0, 255)  # -> (H,W,3)
+
+        return run
 
     return [
-        Path_("stylize engine onnxruntime (sub-pixel)", "onnx", "fp32", "fp32", engine.run_array),
-        Path_("stylize engine onnxruntime (Resize)", "onnx", "fp32", "fp32", run_resize),
+        Path_("stylize engine onnxruntime (as run)", "onnx", "fp32", "fp32", engine.run_array),
+        Path_("  without output-conv phases", "onnx", "fp32", "fp32", runner(output_phases=False)),
+        Path_("  Resize, plain output conv", "onnx", "fp32", "fp32", runner(subpixel=False, output_phases=False)),
     ]
 
 
@@ -238,6 +244,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="256,512,1080x1920", help="HxW or N, comma-separated")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per (path, size), interleaved")
     ap.add_argument("--quick", action="store_true", help="sizes 256,512 and 2 repeats")
+    ap.add_argument("--no-artifacts", action="store_true", help="torch and the stylize engine only (no exports)")
     ap.add_argument("--photo", type=Path, default=ROOT / "styleport" / "data" / "samples" / "colosseum.jpg")
     args = ap.parse_args()
     from styleport.parity.command import parse_sizes
@@ -257,7 +264,8 @@ def main() -> int:
     samples = sorted((ROOT / "styleport" / "data" / "samples").glob("*.jpg"))
     with tempfile.TemporaryDirectory(prefix="styleport-bench-") as tmp:
         paths = torch_paths(model) + light_paths(model_path)
-        paths += artifact_paths(checkpoint, model, Path(tmp), samples, sizes)
+        if not args.no_artifacts:
+            paths += artifact_paths(checkpoint, model, Path(tmp), samples, sizes)
         reference = {s: paths[0].run(images[s]) for s in sizes}
         try:
             measure_all(paths, sizes, images, reference, repeats)

@@ -86,9 +86,10 @@ class Stylizer:
             self.precision_reason = "chosen with --precision"
         check_precision(self.precision, self.device)
         self.model = model.to(self.device).eval()
-        # Untiled runs use an exact rewrite of the upsampling convs (styleport.subpixel, 2.25x fewer
-        # FLOPs there), derived from the weights now: change ``model`` later and build a new Stylizer.
-        self.fast_model = fuse(self.model)
+        # Untiled runs use exact rewrites of the upsampling convs (styleport.subpixel, 2.25x fewer
+        # FLOPs there) and of the last conv (space-to-depth), derived from the weights now: change
+        # ``model`` later and build a new Stylizer.
+        self.fast_model = fuse(self.model, output_phases=True)
         self.checkpoint = checkpoint
 
     @classmethod

@@ -29,3 +29,41 @@ def phase_kernels(weight: np.ndarray, order: str = "CRD") -> np.ndarray:
         raise ValueError(f"order must be CRD or DCR, got {order!r}")
     o, i = weight.shape[:2]
     return k.reshape(4 * o, i, 2, 2)
+
+
+def space_to_depth_kernels(weight: np.ndarray, order: str = "DCR") -> np.ndarray:
+    """(O,I,K,K) stride-1 conv weight, K odd -> (4*O,4*I,K//2+1,K//2+1) float64.
+
+    The same valid convolution on a space-to-depth view: with the (already padded) input x split into
+    2x2 phases s[(r*2+s)*I + i, y, x'] = x[i, 2y+r, 2x'+s] (ONNX SpaceToDepth), output pixel
+    (2y+a, 2x'+b) of channel o is channel (a*2+b)*O + o (ONNX DepthToSpace DCR) of the convolution of
+    s with these kernels: tap (m, n) of phase pair (a,b) <- (r,s) is W[o, i, 2m+r-a, 2n+s-b] where that
+    index lies in the kernel, else 0. Exact (same products, other summation order); it turns the
+    network's last 9x9 conv (16 or 32 channels -> 3) into a 5x5 conv with 4x the channels on both sides,
+    the thin-GEMM shape that ran at a tenth of the other convs' speed (docs/performance.md).
+    ``order`` "CRD" instead numbers channels i*4 + r*2 + s in and o*4 + a*2 + b out (torch
+    pixel_unshuffle / pixel_shuffle).
+    """
+    if order not in ("CRD", "DCR"):
+        raise ValueError(f"order must be CRD or DCR, got {order!r}")
+    o, i, k, k2 = weight.shape
+    if k != k2 or k % 2 == 0:
+        raise ValueError(f"space-to-depth rewrite needs a square odd kernel, got {tuple(weight.shape)}")
+    taps = k // 2 + 1
+    out = np.zeros((2, 2, o, 2, 2, i, taps, taps))  # (a, b, O, r, s, I, m, n)
+    w = weight.astype(np.float64)
+    for a in range(2):
+        for r in range(2):
+            for m in range(taps):
+                ky = 2 * m + r - a
+                if not 0 <= ky < k:
+                    continue
+                for b in range(2):
+                    for s in range(2):
+                        for n in range(taps):
+                            kx = 2 * n + s - b
+                            if 0 <= kx < k:
+                                out[a, b, :, r, s, :, m, n] = w[:, :, ky, kx]
+    if order == "CRD":
+        out = out.transpose(2, 0, 1, 5, 3, 4, 6, 7)  # (a,b,O,r,s,I,m,n) -> (O,a,b,I,r,s,m,n)
+    return out.reshape(4 * o, 4 * i, taps, taps)

@@ -107,3 +107,10 @@ def test_save_is_atomic_and_checks_extension(tmp_path):
         save_image(tmp_path / "x.xyz", _gradient())
     save_image(tmp_path / "sub" / "x.webp", _gradient())
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["x.webp"]  # no temp files left
+
+
+def test_png_output_is_lossless_at_the_fast_zlib_level(tmp_path):
+    noisy = np.random.default_rng(0).integers(0, 256, (33, 47, 3), dtype=np.uint8)
+    save_image(tmp_path / "n.png", Image.fromarray(noisy))
+    with Image.open(tmp_path / "n.png") as back:
+        assert back.mode == "RGB" and np.array_equal(np.asarray(back), noisy)

@@ -67,22 +67,25 @@ def test_the_comparison_catches_a_wrong_weight_and_a_wrong_mix():
         assert_close(light.run_array(image, mix), want, "output conv x1.02")
 
 
-def run_graph(weights: dict, image: np.ndarray, subpixel: bool) -> np.ndarray:
+def run_graph(weights: dict, image: np.ndarray, subpixel: bool, output_phases: bool = True) -> np.ndarray:
     import onnxruntime as ort
 
-    session = ort.InferenceSession(build_graph(weights, None, subpixel=subpixel), providers=["CPUExecutionProvider"])
+    graph = build_graph(weights, None, subpixel=subpixel, output_phases=output_phases)
+    session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
     y = session.run(None, {"image": np.ascontiguousarray(image.transpose(2, 0, 1)[None])})[0]  # (H,W,3) -> (1,3,H,W)
     return y[0, :, : image.shape[0], : image.shape[1]].transpose(1, 2, 0)  # (1,3,H',W') -> (H,W,3)
 
 
-def test_both_upsampling_forms_match_torch_and_a_wrong_upsampling_tap_fails():
-    """The sub-pixel graph (what runs) and the Resize graph (bench/infer_latency.py's comparison)."""
+def test_every_graph_form_matches_torch_and_a_wrong_upsampling_tap_fails():
+    """The rewritten graph (what runs), and without the output-conv or the upsampling rewrites
+    (bench/infer_latency.py's comparison)."""
     path = MODELS / "great_wave.pth"
     image = photo(61)  # odd sides: the crop after depth-to-space must be right
     want = torch_fp32(path, image)
     weights = read_checkpoint(path)[0]
-    for subpixel in (True, False):
-        assert_close(np.clip(run_graph(weights, image, subpixel), 0, 255), want, f"subpixel={subpixel}")
+    for subpixel, phases in [(True, True), (True, False), (False, False)]:
+        got = np.clip(run_graph(weights, image, subpixel, phases), 0, 255)
+        assert_close(got, want, f"subpixel={subpixel} output_phases={phases}")
     wrong = weights["deconv2.conv2d.weight"].copy()
     wrong[:, :, 0, :] *= 1.05  # one row of taps of the last upsampling conv
     with pytest.raises(AssertionError, match="max abs"):

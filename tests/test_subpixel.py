@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from styleport.model import ConvLayer
-from styleport.subpixel import SubpixelConv, fuse, is_fused, subpixel_bias, subpixel_weight
+from styleport.subpixel import PhaseOutputConv, SubpixelConv, fuse, is_fused, subpixel_bias, subpixel_weight
 from tests.conftest import make_net
 
 
@@ -69,11 +69,37 @@ def test_fused_network_equals_network_and_leaves_it_alone():
         assert (fast(x, sw) - net(x, sw)).abs().max() < 1e-3  # output 0..255
 
 
+def test_output_phases_equal_the_network_and_exports_do_not_take_them():
+    net = make_net(num_styles=2).eval()
+    assert isinstance(fuse(net).deconv3, ConvLayer)  # the exporters' form: parity rows measured on it
+    fast = fuse(net, output_phases=True)
+    assert isinstance(fast.deconv3, PhaseOutputConv) and isinstance(net.deconv3, ConvLayer)
+    sw = torch.tensor([[0.3, 0.7]])
+    for hw in [(37, 53), (8, 8), (9, 11)]:
+        x = torch.rand(1, 3, *hw) * 255
+        with torch.no_grad():
+            assert (fast(x, sw) - net(x, sw)).abs().max() < 1e-3, hw
+
+
+@pytest.mark.parametrize("hw", [(12, 16), (13, 17), (5, 6), (6, 5)])
+def test_phase_output_conv_equals_the_layer_at_even_and_odd_sizes(hw):
+    torch.manual_seed(1)
+    layer = ConvLayer(6, 3, 9).eval()
+    x = torch.randn(2, 6, *hw) + torch.arange(hw[0] * hw[1], dtype=torch.float32).reshape(hw) / 10
+    with torch.no_grad():
+        want, got = layer(x), PhaseOutputConv(layer)(x)
+    assert got.shape == want.shape
+    assert (got - want).abs().max() < 1e-4
+    with torch.no_grad():
+        layer.conv2d.weight[:, :, 4, 0] *= 1.05  # one column of taps: the rewrite must carry it
+        assert (PhaseOutputConv(layer)(x) - got).abs().max() > 1e-3
+
+
 def test_fused_network_bf16_close_to_fp32():
     net = make_net().eval()
     x = torch.rand(1, 3, 40, 48) * 255
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        y = fuse(net)(x)
+        y = fuse(net, output_phases=True)(x)
     with torch.no_grad():
         ref = net(x)
     assert (y.float() - ref).abs().mean() < 2.0
@@ -84,3 +110,5 @@ def test_rejects_other_layers():
         SubpixelConv(ConvLayer(3, 3, 9))
     with pytest.raises(ValueError):
         subpixel_weight(torch.zeros(2, 2, 5, 5))
+    with pytest.raises(ValueError):
+        PhaseOutputConv(ConvLayer(3, 3, 3, stride=2))
