@@ -168,6 +168,7 @@ def card(ckpt, credits, report, rows, style_paths, note: str) -> str:
         + re.sub(r" --resume( (?!-)\S+)?", "", cmd)  # the command a fresh run would use
         .replace("--init init/", "--init ")
         .replace("/work/runs/styles/", "")
+        .replace("/work/main/styleport/data/models/", "")
         .replace("/work/runs/data/train", "CONTENT_DIR"),
         "",
         f"Loss: content weight {tr['weights']['content']:g} at {', '.join(tr['content_layers'])}; style weight "
