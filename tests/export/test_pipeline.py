@@ -36,3 +36,17 @@ def test_defaults_and_file_names(tiny_checkpoint, tmp_path):
 def test_human_size():
     assert pipeline.human_size(512) == "512 B"
     assert pipeline.human_size(3 * 1024 * 1024) == "3.0 MB"
+
+
+def test_an_earlier_folder_export_may_be_replaced_a_folder_with_user_files_not(tmp_path):
+    tfjs = tmp_path / "m_fp32_tfjs"
+    tfjs.mkdir()
+    for name in ("model.json", "group1-shard1of1.bin", "styleport.json"):  # the exporter's own layout
+        (tfjs / name).write_text("{}")
+    package = tmp_path / "m_fp32.mlpackage"
+    package.mkdir()
+    (package / "Manifest.json").write_text("{}")
+    assert pipeline.is_artifact(tfjs) and pipeline.is_artifact(package)
+    (tfjs / "notes.txt").write_text("mine")
+    assert not pipeline.is_artifact(tfjs)
+    assert not pipeline.is_artifact(tmp_path)

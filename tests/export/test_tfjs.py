@@ -56,6 +56,7 @@ def test_folder_layout_and_metadata(tiny):
         assert set(model_json["signature"]["inputs"]) == {"image"}
         assert set(model_json["signature"]["outputs"]) == {"stylized"}
         assert art.size_bytes == sum(f.stat().st_size for f in art.path.iterdir())
+        assert pipeline.is_artifact(art.path)  # a later export (parity --export-dir, stale) may replace it
 
 
 def test_weights_are_stored_at_the_requested_precision(tiny):
