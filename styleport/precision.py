@@ -5,6 +5,7 @@ Never pass ``half=True`` / ``int8=True`` booleans around: a precision is one val
 
 from __future__ import annotations
 
+import contextlib
 import enum
 
 from styleport.errors import UsageError
@@ -82,3 +83,27 @@ def auto_precision(device, cpuinfo: str | None = None) -> tuple[Precision, str]:
             return Precision.BF16, f"CPU has {'+'.join(cpu_bf16_flags(cpuinfo))}: bf16 autocast"
         return Precision.FP32, "CPU without native bf16 (no avx512_bf16/amx_bf16 flag): fp32"
     return Precision.FP32, f"{device.type} device: fp32 (half precision untested there)"
+
+
+def cuda_conv_flags(precision: Precision, device_type: str):
+    """The cuDNN settings of an inference forward on CUDA (a no-op context on other devices).
+
+    benchmark: cuDNN times its conv algorithms once per input shape and keeps the fastest (folders
+    and videos repeat one size). fp32 without TF32: cuDNN convs on Ampere and later GPUs default to
+    TF32 (10-bit mantissa), so an "fp32" run -- the parity reference, ``--precision fp32`` -- would
+    carry ~1e-3 relative error, far outside the fp32 rows (>= 90 dB) a correct artifact meets.
+    fp16/bf16 autocast runs its convs in half precision either way. Written for CUDA; this project's
+    development machine has no GPU, so this is untested on one (docs/performance.md, GPU notes).
+    """
+    import torch
+
+    if device_type != "cuda":
+        return contextlib.nullcontext()
+    cudnn = torch.backends.cudnn
+    return cudnn.flags(
+        enabled=True,
+        benchmark=True,
+        benchmark_limit=cudnn.benchmark_limit,
+        deterministic=cudnn.deterministic,
+        allow_tf32=cudnn.allow_tf32 and precision is not Precision.FP32,
+    )

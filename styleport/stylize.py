@@ -16,7 +16,7 @@ from styleport import checkpoints
 from styleport.errors import UsageError
 from styleport.images import pil_to_tensor, tensor_to_pil
 from styleport.model import TransformerNet
-from styleport.precision import Precision, auto_precision
+from styleport.precision import Precision, auto_precision, cuda_conv_flags
 from styleport.stylize_options import (  # noqa: F401 -- used here, and re-exported where callers import them
     MAX_SIDE,
     MIN_SIDE,
@@ -77,7 +77,10 @@ class Stylizer:
         checkpoint: checkpoints.Checkpoint | None = None,
         device: str | torch.device = "auto",
         precision: Precision | str = Precision.FP32,
+        channels_last: bool | None = None,
     ) -> None:
+        """``channels_last``: run the network in NHWC memory format (None: on CUDA only, where tensor
+        cores read NHWC and cuDNN has NHWC kernels; on CPU oneDNN picks its own blocked layout)."""
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         if isinstance(precision, str) and precision.strip().lower() == "auto":
             self.precision, self.precision_reason = auto_precision(self.device)
@@ -90,6 +93,10 @@ class Stylizer:
         # FLOPs there) and of the last conv (space-to-depth), derived from the weights now: change
         # ``model`` later and build a new Stylizer.
         self.fast_model = fuse(self.model, output_phases=True)
+        self.channels_last = self.device.type == "cuda" if channels_last is None else channels_last
+        self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        if self.channels_last:
+            self.fast_model = self.fast_model.to(memory_format=torch.channels_last)
         self.checkpoint = checkpoint
 
     @classmethod
@@ -125,11 +132,13 @@ class Stylizer:
             from styleport.tiling import tiled_forward
 
             dtype = self.precision.torch_dtype
-            y = tiled_forward(self.model, x, style_weights, tile=tile, device=self.device, dtype=dtype)
+            with cuda_conv_flags(self.precision, self.device.type):
+                y = tiled_forward(self.model, x, style_weights, tile=tile, device=self.device, dtype=dtype)
         else:
             sw = style_weights.to(self.device) if style_weights is not None else None
-            with self._autocast():
-                y = self.fast_model(x.to(self.device), sw)
+            x = x.to(self.device).contiguous(memory_format=self.memory_format)
+            with self._autocast(), cuda_conv_flags(self.precision, self.device.type):
+                y = self.fast_model(x, sw)
         return y[:, :, :h, :w].float().cpu()
 
     def memory_needed(self, width: int, height: int, tiled: bool = False) -> int:

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from styleport.cli import main
-from styleport.precision import Precision, auto_precision, cpu_bf16_flags
+from styleport.precision import Precision, auto_precision, cpu_bf16_flags, cuda_conv_flags
 from styleport.stylize import Stylizer
 from tests.conftest import PHOTOS, make_net
 
@@ -51,3 +51,16 @@ def test_cli_verbose_prints_the_choice_and_measured_psnr(tmp_path, tiny_model_fi
         assert "PSNR" not in err
     else:  # measured on this image now, and said so
         assert "vs fp32 on" in err and "dB (measured now" in err
+
+
+def test_cuda_conv_flags_turn_tf32_off_for_fp32_and_time_algorithms(monkeypatch):
+    cudnn = torch.backends.cudnn
+    monkeypatch.setattr(cudnn, "allow_tf32", True)  # torch's default: TF32 convs on Ampere and later
+    before = (cudnn.allow_tf32, cudnn.benchmark, cudnn.deterministic)
+    with cuda_conv_flags(Precision.FP32, "cuda"):
+        assert not cudnn.allow_tf32 and cudnn.benchmark and cudnn.deterministic == before[2]
+    with cuda_conv_flags(Precision.FP16, "cuda"):
+        assert cudnn.allow_tf32 and cudnn.benchmark
+    with cuda_conv_flags(Precision.FP32, "cpu"):
+        assert (cudnn.allow_tf32, cudnn.benchmark) == before[:2]
+    assert (cudnn.allow_tf32, cudnn.benchmark, cudnn.deterministic) == before

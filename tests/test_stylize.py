@@ -180,3 +180,13 @@ def test_an_output_too_large_for_memory_is_refused_before_any_work(tiny_model_fi
         net.stylize(Image.new("RGB", (200, 100)), size=20000)
     assert net.memory_needed(200, 100) < 2**30  # a normal size still runs
     net.stylize(Image.new("RGB", (200, 100)), size=200)
+
+
+def test_channels_last_gives_the_same_output_and_is_on_only_for_cuda_by_default():
+    net = make_net()
+    x = torch.rand(1, 3, 37, 45) * 255
+    default = Stylizer(net, device="cpu")
+    assert not default.channels_last  # CUDA only by default
+    nhwc = Stylizer(net, device="cpu", channels_last=True)
+    assert nhwc.fast_model.conv1.conv2d.weight.is_contiguous(memory_format=torch.channels_last)
+    assert (nhwc.run_tensor(x) - default.run_tensor(x)).abs().max() < 1e-3

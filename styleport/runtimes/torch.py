@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from styleport.errors import UsageError
-from styleport.precision import Precision
+from styleport.precision import Precision, cuda_conv_flags
 from styleport.runtimes.base import RunInfo, Runtime, RuntimeUnavailable, Session, check_image
 
 PRECISIONS = (Precision.FP32, Precision.BF16, Precision.FP16)
@@ -47,6 +47,7 @@ class TorchSession(Session):
 
         self.torch = torch
         self.dtype = precision.torch_dtype
+        self.precision = precision
         self.device = device
         self.model = model.to(device=device, dtype=self.dtype).eval()
         self.info = RunInfo(
@@ -64,7 +65,7 @@ class TorchSession(Session):
         sw = None
         if style_weights is not None:
             sw = torch.as_tensor(np.asarray(style_weights, np.float32)).reshape(1, -1).to(self.device, self.dtype)
-        with torch.inference_mode():
+        with torch.inference_mode(), cuda_conv_flags(self.precision, torch.device(self.device).type):
             y = self.model(x, sw)
         # (1,3,H,W) -> (H,W,3)
         return y[0].permute(1, 2, 0).float().cpu().numpy()
