@@ -21,8 +21,9 @@ the bench puts a shim package on the examples' PYTHONPATH only: ``transforms.ToT
 empty ``datasets`` and ``models``. The report says which one ran.
 
 Then, in this process (unless --no-model-only): model-only forward time at the size for the
-original network and the exact sub-pixel rewrite (``styleport.subpixel``) in fp32 and bf16, widths
-1.0 and 0.5, interleaved, against the bf16 GEMM peak measured here with a large bf16 matmul.
+original network, the exact sub-pixel rewrite (``styleport.subpixel``) and that plus the output conv
+as space-to-depth (what ``Stylizer`` runs) in fp32 and, on CPUs with native bf16, bf16; widths 1.0
+and 0.5, interleaved, against the bf16 GEMM peak measured here with a large bf16 matmul.
 """
 
 from __future__ import annotations
@@ -157,17 +158,24 @@ def model_only(size: tuple[int, int], repeats: int, widths: tuple[float, ...] = 
     import torch
 
     from styleport.model import gflops
+    from styleport.precision import native_cpu_bf16
     from styleport.subpixel import fuse
     from styleport.testing import stand_in_net
 
     x = torch.rand(1, 3, *size) * 255
+    # bf16 only where the CPU has it: emulated bf16 (AVX2, plain AVX-512) is 10-40x slower than fp32
+    dtypes = (torch.float32, torch.bfloat16) if native_cpu_bf16() else (torch.float32,)
     rows = []
     for width in widths:
         net = stand_in_net(width=width)
-        fast = fuse(net)
+        forms = (
+            ("original", net),
+            ("subpixel", fuse(net)),
+            ("subpixel + output phases", fuse(net, output_phases=True)),
+        )
         g = gflops(net, *size)
-        for dtype in (torch.float32, torch.bfloat16):
-            for label, m in (("original", net), ("subpixel", fast)):
+        for dtype in dtypes:
+            for label, m in forms:
                 rows.append((f"w{width:g} {str(dtype)[6:]} {label}", m, dtype, g))
     times: dict[str, list[float]] = {name: [] for name, *_ in rows}
     with torch.inference_mode():
