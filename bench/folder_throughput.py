@@ -3,7 +3,7 @@
     python bench/folder_throughput.py [--count 100] [--size 1024] [--repeats 3] [--threads N]
                                       [--engine torch|onnxruntime]
 
-Makes COUNT JPEG photos (the bundled samples resized so the longer side is SIZE, cycled) in a temp
+Makes COUNT JPEG photos (the bundled samples resized, up or down, so the longer side is SIZE, cycled) in a temp
 folder, then per repeat, interleaved: (a) model only -- the engine's stylizer (torch ``Stylizer``
 at --precision auto, or the onnxruntime ``LightStylizer``; bundled width-0.5 network) on the
 already decoded images, no I/O; (b) ``styleport stylize FOLDER -o OUT --engine ENGINE`` through
@@ -53,7 +53,9 @@ def main() -> int:
         folder.mkdir()
         for i in range(args.count):
             img = Image.open(samples[i % len(samples)]).convert("RGB")
-            img.thumbnail((args.size, args.size), Image.Resampling.LANCZOS)
+            # to a longer side of exactly SIZE (the samples are 512 px: thumbnail() would never enlarge)
+            scale = args.size / max(img.size)
+            img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
             img.save(folder / f"p{i:03d}.jpg", quality=92)
         if args.engine == "torch":
             stylizer = Stylizer.from_file(model, device="cpu", precision="auto")
