@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def _opset(proto) -> int:
+def opset_version(proto) -> int:
+    """The default-domain opset a ModelProto declares."""
     return next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
 
 
@@ -30,7 +31,7 @@ def two_stage_instance_norms(proto):
     from onnx import helper, numpy_helper
 
     graph = proto.graph
-    axes_as_input = _opset(proto) >= 18  # ReduceMean's axes: an attribute up to opset 17, an input from 18
+    axes_as_input = opset_version(proto) >= 18  # ReduceMean's axes: an attribute up to opset 17, an input from 18
     inits, nodes = [], []
 
     def const(name: str, value: np.ndarray) -> str:

@@ -37,11 +37,16 @@ from styleport.subpixel_kernels import phase_kernels, space_to_depth_kernels
 UPSAMPLING = ("deconv1", "deconv2")
 
 
+def _derived(kernels, weight: torch.Tensor, order: str) -> torch.Tensor:
+    """``kernels`` (a styleport.subpixel_kernels function) of ``weight`` in float64, cast back to its dtype and device."""
+    k = kernels(weight.detach().to("cpu", torch.float64).numpy(), order)
+    return torch.from_numpy(k).to(device=weight.device, dtype=weight.dtype).contiguous()
+
+
 def subpixel_weight(weight: torch.Tensor, order: str = "CRD") -> torch.Tensor:
     """(O,I,3,3) conv weight -> (4*O,I,2,2) phase kernels (``styleport.subpixel_kernels``, float64),
     cast back to the weight's dtype and device; ``order`` "CRD" or "DCR" as there."""
-    k = phase_kernels(weight.detach().to("cpu", torch.float64).numpy(), order)
-    return torch.from_numpy(k).to(device=weight.device, dtype=weight.dtype).contiguous()
+    return _derived(phase_kernels, weight, order)
 
 
 def subpixel_bias(bias: torch.Tensor, order: str = "CRD") -> torch.Tensor:
@@ -88,10 +93,8 @@ class PhaseOutputConv(nn.Module):
         if layer.stride != 1 or layer.upsample != 1 or layer.kernel % 2 == 0:
             raise ValueError("PhaseOutputConv replaces only stride-1 ConvLayers with an odd kernel")
         self.pad = layer.kernel // 2
-        w = layer.conv2d.weight
-        k = space_to_depth_kernels(w.detach().to("cpu", torch.float64).numpy(), order="CRD")
-        self.register_buffer("weight", torch.from_numpy(k).to(device=w.device, dtype=w.dtype).contiguous())
-        self.register_buffer("bias", layer.conv2d.bias.detach().repeat_interleave(4).contiguous())
+        self.register_buffer("weight", _derived(space_to_depth_kernels, layer.conv2d.weight, "CRD"))
+        self.register_buffer("bias", subpixel_bias(layer.conv2d.bias))  # each output phase's bias, CRD order
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]

@@ -1,8 +1,9 @@
-"""The 2x2 phase kernels of styleport.subpixel's exact upsampling rewrite, in numpy.
+"""Kernels of the exact inference rewrites, in numpy: the 2x2 phase kernels of styleport.subpixel's
+upsampling rewrite and the space-to-depth kernels of the last conv.
 
-Torch-free, so the torch path (``styleport.subpixel.subpixel_weight``) and the torch-free stylize
-engine (``styleport.light``) derive them from one definition. Why the rewrite is exact:
-styleport/subpixel.py.
+Torch-free, so the torch path (``styleport.subpixel``) and the torch-free stylize engine
+(``styleport.light``) derive them from one definition. Why the upsampling rewrite is exact:
+styleport/subpixel.py; the space-to-depth one: ``space_to_depth_kernels``.
 """
 
 from __future__ import annotations
@@ -50,20 +51,13 @@ def space_to_depth_kernels(weight: np.ndarray, order: str = "DCR") -> np.ndarray
     if k != k2 or k % 2 == 0:
         raise ValueError(f"space-to-depth rewrite needs a square odd kernel, got {tuple(weight.shape)}")
     taps = k // 2 + 1
-    out = np.zeros((2, 2, o, 2, 2, i, taps, taps))  # (a, b, O, r, s, I, m, n)
-    w = weight.astype(np.float64)
-    for a in range(2):
-        for r in range(2):
-            for m in range(taps):
-                ky = 2 * m + r - a
-                if not 0 <= ky < k:
-                    continue
-                for b in range(2):
-                    for s in range(2):
-                        for n in range(taps):
-                            kx = 2 * n + s - b
-                            if 0 <= kx < k:
-                                out[a, b, :, r, s, :, m, n] = w[:, :, ky, kx]
+    # one axis: kernel index 2m + r - a for (output phase a, input phase r, tap m), where inside the kernel
+    index = 2 * np.arange(taps) + np.arange(2)[:, None] - np.arange(2)[:, None, None]  # (a, r, m)
+    inside = (index >= 0) & (index < k)
+    rows = np.clip(index, 0, k - 1).reshape(-1)
+    w = weight.astype(np.float64)[:, :, rows][:, :, :, rows].reshape(o, i, 2, 2, taps, 2, 2, taps)
+    w = w * (inside[:, :, :, None, None, None] & inside)  # (O,I,a,r,m,b,s,n), zero outside the kernel
+    out = w.transpose(2, 5, 0, 3, 6, 1, 4, 7)  # -> (a, b, O, r, s, I, m, n)
     if order == "CRD":
         out = out.transpose(2, 0, 1, 5, 3, 4, 6, 7)  # (a,b,O,r,s,I,m,n) -> (O,a,b,I,r,s,m,n)
     return out.reshape(4 * o, 4 * i, taps, taps)

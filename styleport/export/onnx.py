@@ -27,7 +27,7 @@ from styleport.export.base import Artifact, Exporter, ExportRequest, OptionSpec
 from styleport.export.onnx_int8 import NAMED_SCHEMES
 from styleport.export.ops import conversion_error
 from styleport.model import TransformerNet
-from styleport.onnx_norm import two_stage_instance_norms
+from styleport.onnx_norm import opset_version, two_stage_instance_norms
 from styleport.precision import Precision
 
 OPSET = 18  # dynamo exporter minimum; asking it for 17 silently writes 18
@@ -206,7 +206,7 @@ class OnnxExporter(Exporter):
             proto = two_stage_instance_norms(torch_to_onnx(model, trace))
             details["instance_norm"] = "two-stage statistics (means of row means)"
         # 16-bit QDQ needs opset 21: the quantizer upgrades the graph
-        details["opset"] = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+        details["opset"] = opset_version(proto)
         set_metadata(proto, checkpoint, request.precision, details)
         return proto, details
 

@@ -69,9 +69,11 @@ def is_artifact(path: Path) -> bool:
     """An earlier export (folder artifacts: .mlpackage, _tfjs), which a new export may replace."""
     if path.name.endswith(".mlpackage"):
         return (path / "Manifest.json").is_file()
-    if path.name.endswith("_tfjs"):  # model.json, weight shards and styleport.json (export.tfjs.METADATA_FILE)
+    if path.name.endswith("_tfjs"):
+        from styleport.export.tfjs import METADATA_FILE
+
         return (path / "model.json").is_file() and all(
-            p.is_file() and (p.name in ("model.json", "styleport.json") or p.suffix == ".bin") for p in path.iterdir()
+            p.is_file() and (p.name in ("model.json", METADATA_FILE) or p.suffix == ".bin") for p in path.iterdir()
         )
     return False
 
