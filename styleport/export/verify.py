@@ -25,6 +25,7 @@ from styleport.verification.engine import (
     Reference,
     ToleranceError,
     check,
+    dark_inputs,
     emulation_for,
     load_inputs,
     raise_for,
@@ -53,8 +54,9 @@ def reference_outputs(
 
 
 def cycled_inputs(photos: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> list[Input]:
-    """One input per size, the photos taken in turn (export checks stay quick)."""
-    return [load_inputs([photos[i % len(photos)]], [size])[0] for i, size in enumerate(sizes)]
+    """One input per size, the photos taken in turn (export checks stay quick), and the dark frame at the first size."""
+    cycled = [load_inputs([photos[i % len(photos)]], [size], dark=False)[0] for i, size in enumerate(sizes)]
+    return cycled + dark_inputs(sizes[:1])
 
 
 def verify_artifact(

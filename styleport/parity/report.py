@@ -107,6 +107,7 @@ def to_json(run: ParityRun) -> dict:
                 "min_psnr": r.tolerance.min_psnr,
                 "max_abs": r.tolerance.max_abs,
                 "reason": r.tolerance.reason,
+                "dark_frame": r.tolerance.dark_frame,
             }
             if r.tolerance
             else None,
@@ -132,6 +133,7 @@ def to_json(run: ParityRun) -> dict:
                     "width": c.size[1],
                     "style": c.style,
                     "passed": c.passed,
+                    "float_held": c.float_held,
                     "error": c.error,
                     **({k: _num(v) for k, v in dataclasses.asdict(c.diff).items()} if c.diff else {}),
                     **(

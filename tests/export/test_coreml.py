@@ -61,7 +61,10 @@ def check_verified(model, artifact, precision):
 def test_every_precision_verifies_in_the_interpreter(single, precision):
     model, _, artifacts = single
     result = check_verified(model, artifacts[precision], precision)
-    assert [c.size for c in result.cases] == list(VERIFY_SHAPES)
+    assert [c.size for c in result.cases] == [
+        *VERIFY_SHAPES,
+        VERIFY_SHAPES[0],
+    ]  # each size, then the dark frame at the first
 
 
 def test_sizes_shrink_with_precision(single):

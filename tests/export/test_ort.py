@@ -15,7 +15,7 @@ SIZES = ((48, 40), (37, 53))
 @pytest.mark.parametrize("precision", [Precision.FP32, Precision.FP16, Precision.INT8])
 def test_ort_format(tiny_checkpoint, tmp_path, precision):
     ckpt = checkpoints.load(tiny_checkpoint)
-    # one named scheme (auto would try them all): the fast one; per-tensor a8w8-skip lands 32.0 dB on the
+    # one named scheme (auto would try them all): the fast one; per-tensor a8w8-skip lands 32.1 dB on the
     # stroke-weighted great_wave of 2026-12-03, below the a8 row (per-channel weights keep the strokes)
     options = {"ort": {"int8_scheme": "a8w8-pc-enc"}} if precision == Precision.INT8 else None
     jobs = pipeline.plan(ckpt, ["ort"], tmp_path, [precision], options=options)

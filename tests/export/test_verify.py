@@ -64,7 +64,7 @@ def test_wrong_output_raises_with_every_case(fake_runtimes, make_net, tmp_path):
             tmp_path / "x.onnx", "onnx", Precision.FP32, make_net(2), "test-grey", sizes=((20, 24), (17, 19))
         )
     v = info.value.verification
-    assert v.status == "failed" and len(v.failures) == 6  # 2 sizes x (style 0, style 1, mix)
+    assert v.status == "failed" and len(v.failures) == 9  # (2 sizes + the dark frame) x (style 0, style 1, mix)
     text = str(info.value)
     bound = f"needs PSNR >= {lookup('onnx', Precision.FP32).min_psnr:g}"
     assert "x.onnx" in text and "PSNR" in text and bound in text

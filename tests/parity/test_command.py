@@ -80,7 +80,9 @@ def test_report_files_and_pictures(tmp_path, capsys, parity_checkpoint, parity_p
     for r in data["results"]:
         assert r["latency"]["runs"] == 1 and r["latency"]["median_ms"] > 0
         assert r["run_info"]["runtime"] == "onnxruntime" and r["size_bytes"] > 0
-        assert [c["height"] for c in r["cases"]] == [SIZE[0]]
+        assert [c["height"] for c in r["cases"]] == [SIZE[0]] * 2
+        assert [c["image"] for c in r["cases"]][1] == "dark-frame"  # after the photo (verification.engine.dark_frame)
+        assert [c["float_held"] for c in r["cases"]] == [True, r["tolerance"]["dark_frame"] == "both"]
     html = (report / "report.html").read_text()
     pictures = re.findall(r"src='([^']+)'", html)
     assert len(pictures) == 3 * len(data["results"])

@@ -52,7 +52,8 @@ def test_artifact_matches_reference(fmt, runtime, precision, parity_checkpoint, 
         pytest.skip(result.reason)
     assert result.status == "passed", result.failure_text()
     assert result.runtime == runtime
-    assert [c.size for c in result.cases] == [SIZE]
+    held_dark = result.tolerance.dark_frame != "none"  # the photo, then the dark frame unless the row skips it
+    assert [(c.image, c.size) for c in result.cases] == [(parity_photo.stem, SIZE)] + [("dark-frame", SIZE)] * held_dark
     assert result.latency is not None and result.latency.median_ms > 0
     assert result.size_bytes and result.size_bytes > 0
     assert result.info is not None and result.info.runtime == runtime  # what actually ran is recorded

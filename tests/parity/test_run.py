@@ -58,9 +58,14 @@ def test_runtime_device_mapping():
 def test_inputs_are_photos_fitted_to_every_size():
     photos = sample_photos("verification")
     inputs = engine.load_inputs(photos[:2], [(32, 48), (37, 29)])
-    assert [i.label for i in inputs] == [f"{p.stem}_{s}" for s in ("32x48", "37x29") for p in photos[:2]]
-    assert [i.image.shape for i in inputs] == [(32, 48, 3)] * 2 + [(37, 29, 3)] * 2
+    sizes = ("32x48", "37x29")
+    assert [i.label for i in inputs] == [f"{p.stem}_{s}" for s in sizes for p in photos[:2]] + [
+        f"dark-frame_{s}" for s in sizes
+    ]
+    assert [i.image.shape for i in inputs] == [(32, 48, 3)] * 2 + [(37, 29, 3)] * 2 + [(32, 48, 3), (37, 29, 3)]
+    photos_in, darks = inputs[:4], inputs[4:]
     assert all(
         i.image.dtype.name == "float32" and 0 <= i.image.min() and i.image.max() <= 255 and i.image.std() > 5
-        for i in inputs
+        for i in photos_in
     )
+    assert all(d.image.max() == 1 and 0 < d.image.mean() < 0.01 for d in darks)  # black with a few level-1 pixels

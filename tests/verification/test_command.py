@@ -45,12 +45,14 @@ def verify(capsys, *argv: str) -> tuple[int, str, str]:
 def test_a_right_artifact_passes_and_the_report_is_written(files, capsys, tmp_path):
     code, out, err = verify(capsys, files["a"], files["onnx"], "--report", tmp_path / "r")
     assert code == 0, err
-    assert re.search(r"a_fp32\.onnx: onnx fp32: ok PSNR [\d.]+ dB \(min of 6\)", out)  # 3 held-out photos x 2 sizes
+    assert re.search(
+        r"a_fp32\.onnx: onnx fp32: ok PSNR [\d.]+ dB \(min of 8\)", out
+    )  # 3 held-out photos + dark frame, x 2 sizes
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     assert data["passed"] is True and data["verified"] is True
     (r,) = data["results"]
     assert r["status"] == "passed" and r["origin"] == "given" and r["path"] == str(files["onnx"])
-    assert {c["image"] for c in r["cases"]} == {"eiffelTower", "montStMichel", "neuschwansteinCastle"}
+    assert {c["image"] for c in r["cases"]} == {"eiffelTower", "montStMichel", "neuschwansteinCastle", "dark-frame"}
     assert (tmp_path / "r" / "report.md").is_file() and (tmp_path / "r" / "report.html").is_file()
 
 
