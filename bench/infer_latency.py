@@ -1,7 +1,7 @@
 """Inference latency of every runtime against torch eager fp32, interleaved in one process.
 
     python bench/infer_latency.py [MODEL.pth] [--sizes 256,512,1080x1920] [--repeats 3] [--quick]
-                                  [--no-artifacts]
+                                  [--no-artifacts] [--only 'ORT fp32,engine']
 
 Without MODEL.pth the bundled network (styleport/data/models/*.pth) is used, else a width-1.0
 random-init network with random norm affines (output centred in 0..255) stands in for it.
@@ -177,7 +177,22 @@ def artifact_paths(checkpoint, model, folder: Path, photos, sizes) -> list[Path_
         info = session.info
         print(f"  {label}: {info.runtime} {info.provider} threads={info.threads} {info.notes}", file=sys.stderr)
         out.append(Path_(label, fmt, prec, "fp32", session.run, limit, session.close))
+        if label == "ORT fp32":  # the same export without the output-conv rewrite, side by side
+            out.append(_plain_output_conv(model, folder, runtime))
     return out
+
+
+def _plain_output_conv(model, folder: Path, runtime) -> Path_:
+    """The ONNX fp32 export as it was before its output conv took the space-to-depth form."""
+    import onnx
+
+    from styleport.export.onnx import torch_to_onnx
+    from styleport.onnx_norm import two_stage_instance_norms
+
+    path = folder / "bench_plain_output_conv.onnx"
+    onnx.save(two_stage_instance_norms(torch_to_onnx(model, output_phases=False)), str(path))
+    session = runtime.open(path, device="cpu")
+    return Path_("  ORT fp32 without output-conv phases", "onnx", "fp32", "fp32", session.run, None, session.close)
 
 
 def measure_all(paths: list[Path_], sizes, images: dict, reference: dict, repeats: int) -> None:
@@ -246,6 +261,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="sizes 256,512 and 2 repeats")
     ap.add_argument("--no-artifacts", action="store_true", help="torch and the stylize engine only (no exports)")
     ap.add_argument("--photo", type=Path, default=ROOT / "styleport" / "data" / "samples" / "colosseum.jpg")
+    ap.add_argument(
+        "--only",
+        default="",
+        help="comma-separated substrings: time only the paths whose name contains one (torch eager fp32, the "
+        "baseline, always runs); e.g. 'ORT fp32,engine' where bf16 is emulated and minutes per image",
+    )
     args = ap.parse_args()
     from styleport.parity.command import parse_sizes
 
@@ -266,6 +287,12 @@ def main() -> int:
         paths = torch_paths(model) + light_paths(model_path)
         if not args.no_artifacts:
             paths += artifact_paths(checkpoint, model, Path(tmp), samples, sizes)
+        if args.only:
+            wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+            for p in paths[1:]:
+                if not any(w in p.name for w in wanted):
+                    p.close()
+            paths = [paths[0]] + [p for p in paths[1:] if any(w in p.name for w in wanted)]
         reference = {s: paths[0].run(images[s]) for s in sizes}
         try:
             measure_all(paths, sizes, images, reference, repeats)

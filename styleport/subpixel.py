@@ -107,8 +107,8 @@ class PhaseOutputConv(nn.Module):
 
 def fuse(model: TransformerNet, output_phases: bool = False) -> TransformerNet:
     """An inference copy of ``model`` (eval mode, same device) with ``SubpixelConv`` upsampling layers
-    and, with ``output_phases``, a ``PhaseOutputConv`` last layer (the torch stylize path; exports do
-    not take it yet, their parity rows were measured without it).
+    and, with ``output_phases``, a ``PhaseOutputConv`` last layer (the torch stylize path and the ONNX /
+    ORT fp32 and fp16 exports; CoreML, TFLite, TF.js and int8 files keep the plain conv).
 
     The copy's kernels are derived from ``model``'s weights now: later changes to ``model``
     do not reach it. ``model`` itself is not modified.

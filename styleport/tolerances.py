@@ -64,7 +64,7 @@ TOLERANCES: tuple[Tolerance, ...] = (
         P.FP32,
         90.0,
         0.02,
-        f"fp32 graph, two-stage norm statistics: {GW} 142 dB, 256 px 140; 1080p max abs 0.0089",
+        f"fp32 graph, two-stage norm statistics: {GW} 144 dB, 256 px 142; 1080p max abs 0.0089",
     ),
     Tolerance(
         "ort", P.FP32, 90.0, 0.02, f"onnx fp32 graph saved by ORT: {GW} 142 dB, 256 px 139; 1080p max abs 0.0089"
@@ -80,7 +80,7 @@ TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance(
         "onnx", P.FP16, 62.0, None, f"fp16 weights and activations, fp32 I/O: {GW} 78.6 dB, max abs 0.071; 256 px 78.7"
     ),
-    Tolerance("ort", P.FP16, 62.0, None, f"onnx fp16 graph saved by ORT: {GW} 78.6 dB, max abs 0.071; 256 px 78.7"),
+    Tolerance("ort", P.FP16, 62.0, None, f"onnx fp16 graph saved by ORT: {GW} 78.6 dB, max abs 0.075; 256 px 78.7"),
     Tolerance(
         "coreml",
         P.FP16,

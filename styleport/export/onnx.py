@@ -62,11 +62,14 @@ def _run(proto, image: np.ndarray, style_weights: np.ndarray | None) -> np.ndarr
     return sess.run(None, feeds)[0]
 
 
-def torch_to_onnx(model: TransformerNet, trace_size: tuple[int, int] = TRACE_SIZE, subpixel: bool = True):
+def torch_to_onnx(
+    model: TransformerNet, trace_size: tuple[int, int] = TRACE_SIZE, subpixel: bool = True, output_phases: bool = True
+):
     """The simplified fp32 ModelProto of ``model`` (cached per weights); ``subpixel``: with the exact
-    rewrite of the upsampling convs (``styleport.subpixel``)."""
+    rewrites of ``styleport.subpixel`` -- the upsampling convs as 2x2 convs + DepthToSpace, and the last
+    9x9 conv as space-to-depth, a 5x5 conv with 12 outputs, DepthToSpace (DESIGN.md; ``output_phases``)."""
     onnx = require("onnx", "onnx", "ONNX export")
-    key = f"{_weights_key(model)}-{'subpixel' if subpixel else 'plain'}"
+    key = f"{_weights_key(model)}-{'subpixel' if subpixel else 'plain'}-{output_phases}"
     if key in _CACHE:
         return onnx.load_from_string(_CACHE[key])
     torch = __import__("torch")
@@ -74,7 +77,7 @@ def torch_to_onnx(model: TransformerNet, trace_size: tuple[int, int] = TRACE_SIZ
     from styleport.subpixel import fuse
 
     if subpixel:
-        model = fuse(model)  # exact: upsampling convs as 2x2 convs + DepthToSpace (CRD), 2.25x fewer FLOPs
+        model = fuse(model, output_phases)  # exact; upsampling convs: 2.25x fewer FLOPs; output conv 12-wide
     h, w = max(trace_size[0], 8), max(trace_size[1], 8)
     x = torch.rand(1, 3, h, w) * 255.0
     height = torch.export.Dim("height", min=8, max=16384)

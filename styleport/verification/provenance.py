@@ -43,13 +43,24 @@ def photos_sha256(photos: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
+# Code outside styleport/export that decides what an exported file holds: the network, its exact graph
+# rewrites (sub-pixel kernels, the ONNX norm rewrite), checkpoint loading and image decoding (calibration).
+ARTIFACT_CODE = ("model.py", "subpixel.py", "subpixel_kernels.py", "onnx_norm.py", "checkpoints.py", "images.py")
+
+
+def exporter_code_files() -> list[Path]:
+    package = Path(__file__).resolve().parents[1]
+    return sorted((package / "export").glob("*.py")) + [package / name for name in ARTIFACT_CODE]
+
+
 @functools.lru_cache(maxsize=1)
 def exporter_code_sha256() -> str:
-    """Digest of styleport/export/*.py: a code change re-exports even when the version did not move."""
-    folder = Path(__file__).resolve().parents[1] / "export"
+    """Digest of the code that makes artifacts (``exporter_code_files``): a change to any of it re-exports
+    even when the version did not move."""
+    package = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in exporter_code_files():
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

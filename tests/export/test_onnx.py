@@ -113,3 +113,26 @@ def test_int8_a8w8_pc_enc_keeps_encoder_float_and_fuses_the_rest(tiny_checkpoint
     ort.InferenceSession(str(result.artifact.path), options, providers=["CPUExecutionProvider"])
     ops = [n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node]
     assert ops.count("QLinearConv") + ops.count("NhwcQLinearConv") == 11  # 16 convs, 5 kept float
+
+
+def _last_conv_kernel(model) -> tuple[int, list[int]]:
+    """(output channels, kernel shape) of the graph's last Conv."""
+    weights = {t.name: list(t.dims) for t in model.graph.initializer}
+    last = [n for n in model.graph.node if n.op_type == "Conv"][-1]
+    dims = weights[last.input[1]]
+    return dims[0], dims[2:]
+
+
+def test_float_exports_carry_the_space_to_depth_output_conv_and_int8_the_plain_one(tiny_checkpoint, tmp_path, photos):
+    """fp32 / fp16: the last 9x9 conv as space-to-depth + 5x5 conv to 12 channels + DepthToSpace (exact,
+    styleport.subpixel.PhaseOutputConv); int8 keeps the 9x9 conv its emulation quantizes."""
+    fp32, fp16 = export(tiny_checkpoint, tmp_path / "float", [Precision.FP32, Precision.FP16])
+    for r in (fp32, fp16):
+        model = onnx.load(str(r.artifact.path))
+        assert _last_conv_kernel(model) == (12, [5, 5]), r.artifact.path
+    (int8,) = export(
+        tiny_checkpoint, tmp_path / "int8", [Precision.INT8], {"onnx": {"int8_scheme": "a16w8"}}, calibration=photos[:3]
+    )
+    assert int8.verification.status == "passed", int8.summary()
+    weights = {t.name: list(t.dims) for t in onnx.load(str(int8.artifact.path)).graph.initializer}
+    assert any(d[:1] == [3] and d[2:] == [9, 9] for d in weights.values())  # the plain 3-output 9x9 conv

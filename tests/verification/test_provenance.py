@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,23 @@ def test_parity_says_when_it_re_exports(tmp_path, capsys):
     assert "onnx fp32: re-exported (made from another checkpoint)" in err
     result = json.loads((tmp_path / "r" / "report.json").read_text())["results"][0]
     assert result["status"] == "passed" and result["origin"] == "re-exported (made from another checkpoint)"
+
+
+def test_the_code_digest_covers_what_shapes_an_artifact_outside_export():
+    """A change to the network or its exact rewrites changes exported files: reuse must not survive it."""
+    import styleport.export.onnx
+    import styleport.model
+    import styleport.onnx_norm
+    import styleport.subpixel
+    import styleport.subpixel_kernels
+
+    hashed = {p.resolve() for p in provenance.exporter_code_files()}
+    for module in (
+        styleport.export.onnx,
+        styleport.model,
+        styleport.onnx_norm,
+        styleport.subpixel,
+        styleport.subpixel_kernels,
+    ):
+        assert Path(module.__file__).resolve() in hashed, module.__name__
+    assert all(p.is_file() for p in hashed)  # a renamed module fails here instead of silently dropping out
