@@ -229,7 +229,7 @@ def judge(
     """Compare (reference, output) pairs against ``tol`` (and each output against its ``emulated``
     reference under ``emulation``), with the rule verification applies (``engine.judge``, and
     ``engine.case_tolerance`` for the pairs that ``darks`` marks as the dark frame)."""
-    from styleport.verification.engine import case_tolerance
+    from styleport.verification.engine import case_tolerance, float_held
     from styleport.verification.engine import judge as judge_case
 
     emulated = emulated if emulation is not None and emulated is not None else [None] * len(pairs)
@@ -239,7 +239,7 @@ def judge(
         for (ref, got), e, dark in zip(pairs, emulated, darks, strict=True)
     ]
     caught = not all(ok for _, _, ok in results)
-    held = [d for (d, _, _), dark in zip(results, darks, strict=True) if case_tolerance(tol, dark) is tol]
+    held = [d for (d, _, _), dark in zip(results, darks, strict=True) if float_held(tol, dark)]
     cell = Cell(min(d.psnr for d in held), max(d.max_abs for d in held), caught, must)
     if emulation is not None and emulated[0] is not None:
         cell = dataclasses.replace(
@@ -359,7 +359,7 @@ def measure(
     from styleport.export.pipeline import Job, export_one
     from styleport.runtimes import base as runtimes
     from styleport.tolerances import fp16_exact, lookup, variant_of
-    from styleport.verification.engine import Input, Reference, emulation_for
+    from styleport.verification.engine import Input, Reference, emulation_for, runs_on
 
     exact = fp16_exact(checkpoint.state_dict)
     sizes = tuple(dict.fromkeys(c.image.shape[:2] for c in measured))
@@ -374,7 +374,7 @@ def measure(
         artifact = export_one(model, checkpoint, Job(exporter, request, out), verify=False, verify_sizes=()).artifact
         variant = variant_of(row.format, row.precision, artifact.details, exact)
         tol = lookup(row.format, row.precision, variant)
-        held = [c for c in measured if tol.dark_frame != "none" or not c.dark]  # as engine.check
+        held = [c for c in measured if runs_on(tol, c.dark)]  # as engine.check
         with runtimes.get(exporter.runtime).open(artifact.path) as session:
             outputs = [session.run(c.image, c.style_weights) for c in held]
         emulation = emulation_for(row.format, row.precision, artifact.details, artifact.path)

@@ -15,6 +15,8 @@ from typing import Any
 from styleport.errors import StyleportError
 from styleport.precision import Precision
 
+DARK_FRAME_POLICIES = ("both", "emulated", "none")  # see Tolerance.dark_frame
+
 
 @dataclasses.dataclass(frozen=True)
 class Tolerance:
@@ -28,6 +30,12 @@ class Tolerance:
     # (the float row is not held there: the scheme's own activation grid is coarser than the frame, and the
     # emulation computes that grid); "none": the frame is not run. The reason says why when not "both".
     dark_frame: str = "both"
+
+    def __post_init__(self) -> None:
+        if self.dark_frame not in DARK_FRAME_POLICIES:  # a typo would otherwise read as "both"
+            raise ValueError(
+                f"{self.format} {self.precision}: dark_frame {self.dark_frame!r} not in {DARK_FRAME_POLICIES}"
+            )
 
 
 P = Precision

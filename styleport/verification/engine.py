@@ -79,7 +79,7 @@ class CaseResult:
     error: str = ""
     shape_mismatch: bool = False
     emulated: Difference | None = None  # vs the quantization-emulated reference (weight-quantized artifacts)
-    float_held: bool = True  # False: only the emulated row judged this case (``case_tolerance``)
+    float_held: bool = True  # False: only the emulated row judged this case (engine.float_held)
 
     def describe(self) -> str:
         where = f"{self.size[0]}x{self.size[1]} {self.image}" + (f" {self.style}" if self.style else "")
@@ -124,7 +124,7 @@ class ArtifactResult:
 
     @property
     def held(self) -> tuple[CaseResult, ...]:
-        """The cases the float row judged (all but a dark frame the row lifts; see ``case_tolerance``)."""
+        """The cases the float row judged (all but a dark frame the row lifts; see ``float_held``)."""
         return tuple(c for c in self.cases if c.float_held)
 
     def worst(self, field: str, pick=max) -> float:
@@ -318,12 +318,24 @@ def dark_frame(h: int, w: int) -> np.ndarray:
     return img
 
 
+def runs_on(tolerance: Tolerance, dark: bool) -> bool:
+    """Is a case (``dark``: the dark frame) run for this row at all? Not the dark frame of a
+    ``dark_frame="none"`` row (``tolerances.Tolerance.dark_frame``)."""
+    return not dark or tolerance.dark_frame != "none"
+
+
+def float_held(tolerance: Tolerance, dark: bool) -> bool:
+    """Does the row's float bound judge a case? Not on the dark frame of a ``dark_frame="emulated"`` row,
+    which holds only its emulated row there."""
+    return not dark or tolerance.dark_frame != "emulated"
+
+
 def case_tolerance(tolerance: Tolerance, dark: bool) -> Tolerance:
-    """The float row one case is held to: on the dark frame a row with ``dark_frame="emulated"`` holds
-    only its emulated row (the float bounds are lifted; ``tolerances.Tolerance.dark_frame``)."""
-    if dark and tolerance.dark_frame == "emulated":
-        return dataclasses.replace(tolerance, min_psnr=-math.inf, max_abs=None)
-    return tolerance
+    """The float row one case is held to: ``tolerance``, or its float bounds lifted where the row holds only
+    its emulated row (``float_held``)."""
+    if float_held(tolerance, dark):
+        return tolerance
+    return dataclasses.replace(tolerance, min_psnr=-math.inf, max_abs=None)
 
 
 def dark_inputs(sizes: Sequence[tuple[int, int]]) -> list[Input]:
@@ -385,8 +397,7 @@ def check(
         return ArtifactResult(
             fmt, precision, runtime, Status.FAILED, reason=f"{runtime} cannot open it: {exc}", **extra
         )
-    if tolerance.dark_frame == "none":  # the row says why it cannot hold that frame
-        inputs = [inp for inp in inputs if inp.photo != DARK_FRAME]
+    inputs = [inp for inp in inputs if runs_on(tolerance, inp.photo == DARK_FRAME)]  # the row says why not
     cases, worst = [], None
     with session:
         bits = session.input_bits
@@ -403,12 +414,12 @@ def check(
                     cases.append(CaseResult(inp.photo, inp.size, style, None, False, err, shape_mismatch=True))
                     continue
                 emulated = reference.emulated(inp, style, weights, bits, emulation) if emulation else None
-                held = case_tolerance(tolerance, inp.photo == DARK_FRAME)
-                diff, ediff, ok = judge(want, got, held, emulated, emulation)
-                float_held = held is tolerance
-                cases.append(CaseResult(inp.photo, inp.size, style, diff, ok, emulated=ediff, float_held=float_held))
+                dark = inp.photo == DARK_FRAME
+                diff, ediff, ok = judge(want, got, case_tolerance(tolerance, dark), emulated, emulation)
+                held = float_held(tolerance, dark)
+                cases.append(CaseResult(inp.photo, inp.size, style, diff, ok, emulated=ediff, float_held=held))
                 score = diff.psnr if not math.isnan(diff.psnr) else -math.inf
-                if float_held and (worst is None or score < worst[0]):
+                if held and (worst is None or score < worst[0]):
                     worst = (score, Sample(inp.label, want, got))
         latency = None
         if runs > 0 and cases and all(c.diff is not None for c in cases):

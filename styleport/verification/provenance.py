@@ -48,19 +48,20 @@ def photos_sha256(photos: Sequence[Path]) -> str:
 ARTIFACT_CODE = ("model.py", "subpixel.py", "subpixel_kernels.py", "onnx_norm.py", "checkpoints.py", "images.py")
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]  # styleport/
+
+
 def exporter_code_files() -> list[Path]:
-    package = Path(__file__).resolve().parents[1]
-    return sorted((package / "export").glob("*.py")) + [package / name for name in ARTIFACT_CODE]
+    return sorted((_PACKAGE / "export").glob("*.py")) + [_PACKAGE / name for name in ARTIFACT_CODE]
 
 
 @functools.lru_cache(maxsize=1)
 def exporter_code_sha256() -> str:
     """Digest of the code that makes artifacts (``exporter_code_files``): a change to any of it re-exports
     even when the version did not move."""
-    package = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for path in exporter_code_files():
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

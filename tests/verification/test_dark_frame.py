@@ -16,7 +16,7 @@ import pytest
 from styleport import checkpoints, reference
 from styleport.model import StyleInstanceNorm
 from styleport.precision import Precision
-from styleport.tolerances import EMULATED, TOLERANCES, lookup
+from styleport.tolerances import EMULATED, TOLERANCES, Tolerance, lookup
 from styleport.verification import engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,6 +110,8 @@ def test_rows_that_do_not_hold_the_dark_frame_say_why():
             assert any((e.format, e.precision, e.variant) == (t.format, t.precision, t.variant) for e in EMULATED), t
     assert lookup("onnx", Precision.INT8, "a8").dark_frame == "none"
     assert lookup("onnx", Precision.FP16).dark_frame == "both"
+    with pytest.raises(ValueError, match="dark_frame 'emulate'"):  # a typo is refused, not read as "both"
+        Tolerance("onnx", Precision.FP32, 90.0, None, "typo", dark_frame="emulate")
 
 
 def test_case_tolerance_lifts_only_an_emulated_rows_float_bound_on_the_dark_frame():
@@ -119,3 +121,7 @@ def test_case_tolerance_lifts_only_an_emulated_rows_float_bound_on_the_dark_fram
     assert engine.case_tolerance(int8, dark=False) is int8
     fp16 = lookup("onnx", Precision.FP16)
     assert engine.case_tolerance(fp16, dark=True) is fp16
+    a8 = lookup("onnx", Precision.INT8, "a8")
+    assert [engine.runs_on(t, dark=True) for t in (fp16, int8, a8)] == [True, True, False]
+    assert all(engine.runs_on(t, dark=False) for t in (fp16, int8, a8))
+    assert [engine.float_held(t, dark=True) for t in (fp16, int8)] == [True, False]
