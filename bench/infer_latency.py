@@ -23,12 +23,12 @@ import math
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from gemm_peak import describe, gemm_peak  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOW_LIMIT_PIXELS = 512 * 512  # numpy CoreML interpreter and tfjs wasm: not run above this (minutes per image)
@@ -60,26 +60,6 @@ def load_model(path: Path | None):
     tmp = Path(tempfile.mkdtemp(prefix="styleport-bench-")) / "random_w1.pth"
     checkpoints.save(tmp, net, {"style_names": ["random"]})
     return checkpoints.load(tmp), "random-init width-1.0 (no bundled model)", tmp
-
-
-def gemm_peak(dtype: torch.dtype, n: int = 2048, runs: int = 5) -> float:
-    """Best of torch.mm and a 1x1 convolution (oneDNN) on ``dtype``, GFLOP/s."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    x = torch.randn(1, 1024, 64, 64, dtype=dtype)  # 1x1 conv = GEMM (4096 x 1024) @ (1024 x 1024)
-    w = torch.randn(1024, 1024, 1, 1, dtype=dtype)
-    candidates = [
-        (lambda: torch.mm(a, b), 2 * n**3),
-        (lambda: torch.nn.functional.conv2d(x, w), 2 * 4096 * 1024 * 1024),
-    ]
-    best = 0.0
-    with torch.inference_mode():
-        for fn, flops in candidates:
-            fn()
-            for _ in range(runs):
-                t = time.perf_counter()
-                fn()
-                best = max(best, flops / (time.perf_counter() - t) / 1e9)
-    return best
 
 
 def torch_paths(model) -> list[Path_]:
@@ -223,7 +203,7 @@ def report(paths: list[Path_], sizes, model, peaks: dict) -> None:
     from styleport.model import gflops
 
     base = paths[0]
-    print(f"GEMM peak measured here: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s")
+    print(f"GEMM peak ({describe()}): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s")
     head = "| size | path | median | range | x torch fp32 | GFLOP/s | % peak | PSNR | verified |"
     print(head + "\n" + "|---" * 9 + "|")
     best = {}

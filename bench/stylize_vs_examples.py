@@ -23,7 +23,8 @@ empty ``datasets`` and ``models``. The report says which one ran.
 Then, in this process (unless --no-model-only): model-only forward time at the size for the
 original network, the exact sub-pixel rewrite (``styleport.subpixel``) and that plus the output conv
 as space-to-depth (what ``Stylizer`` runs) in fp32 and, on CPUs with native bf16, bf16; widths 1.0
-and 0.5, interleaved, against the bf16 GEMM peak measured here with a large bf16 matmul.
+and 0.5, interleaved, against the bf16 GEMM peak measured here (bench/gemm_peak.py; fp32's on CPUs
+without native bf16).
 """
 
 from __future__ import annotations
@@ -140,22 +141,9 @@ def run_processes(runs, examples: Path, repeats: int) -> dict[str, list[float]]:
     return times
 
 
-def gemm_peak(dtype, n: int = 4096, runs: int = 3) -> float:
-    """GFLOP/s of the best of ``runs`` (n x n) @ (n x n) matmuls in ``dtype``."""
-    import torch
-
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    torch.mm(a, b)
-    best = 0.0
-    for _ in range(runs):
-        t = time.perf_counter()
-        torch.mm(a, b)
-        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
-    return best
-
-
 def model_only(size: tuple[int, int], repeats: int, widths: tuple[float, ...] = (1.0, 0.5)) -> None:
     import torch
+    from gemm_peak import describe, gemm_peak  # bench/ is on sys.path when run as a script
 
     from styleport.model import gflops
     from styleport.precision import native_cpu_bf16
@@ -191,7 +179,7 @@ def model_only(size: tuple[int, int], repeats: int, widths: tuple[float, ...] = 
     peak, peak_name = gemm_peak(peak_dtype), str(peak_dtype)[6:]
     print(
         f"\nmodel only at {size[0]}x{size[1]}, {torch.get_num_threads()} threads, {repeats} interleaved repeats; "
-        f"{peak_name} GEMM peak measured now: {peak:.0f} GFLOP/s (4096^3 matmul)"
+        f"{peak_name} GEMM peak measured now: {peak:.0f} GFLOP/s ({describe()})"
     )
     print(f"| network | median s | range s | GFLOP (original count) | effective GFLOP/s | % {peak_name} peak |")
     print("|---|---|---|---|---|---|")

@@ -12,7 +12,7 @@ same trainer with ``--compile`` (torch.compile of the style network; compilation
 
 Rounds are interleaved (baseline step, styleport step, ...) after warm-up; medians and ranges are
 printed. Achieved GFLOP/s = the baseline step's counted FLOPs / time, against measured matmul
-peaks (fp32 and bf16, torch.mm 2048^3). The VGG weights are random by default (same FLOPs as the
+peaks (fp32 and bf16, bench/gemm_peak.py). The VGG weights are random by default (same FLOPs as the
 real ones; pass --vgg caffe to use the installed original weights).
 """
 
@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from gemm_peak import describe, gemm_peak  # bench/ is on sys.path when run as a script
 from PIL import Image
 
 from styleport.model import ModelConfig, TransformerNet
@@ -106,13 +107,6 @@ class PlainStep:
         return total.item()
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(reps))
-    return 2 * n**3 / best / 1e9
-
-
 def _timed(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -185,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):
         for name, step in contenders.items():
             times[name].append(_timed(step))
-    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    print(f"matmul peak (torch.mm 2048^3): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s")
+    peaks = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
+    print(f"GEMM peak ({describe()}): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s")
     med = {}
     for name, ts in times.items():
         med[name] = statistics.median(ts)
