@@ -26,8 +26,10 @@ that applies the artifact's declared weight quantization to the checkpoint
 is caught. Required: fp32/fp16 rows catch every fault; lossy rows (int8, uint8,
 palette) every fault but the smallest noise (``Fault.lossy_exempt``) -- except a fault that changes
 the output less than the format's own error does (``GAP_DB``: "inseparable"), which no row can catch
-without failing right artifacts too. On great_wave that is instance-norm eps x100 (max abs 0.076)
-for every non-fp32 row, and 1% noise / output conv x1.02 for the coarsest lossy rows.
+without failing right artifacts too. On great_wave's photos that is instance-norm eps x100 (max abs
+0.076) for every non-fp32 row -- the dark frame (``engine.dark_frame``) catches it -- and 1% noise /
+output conv x1.02 for the float rows of 8-bit activation files, whose re-quantized reference catches
+them (docs/verification.md).
 """
 
 from __future__ import annotations
@@ -374,10 +376,10 @@ def measure(
         artifact = export_one(model, checkpoint, Job(exporter, request, out), verify=False, verify_sizes=()).artifact
         variant = variant_of(row.format, row.precision, artifact.details, exact)
         tol = lookup(row.format, row.precision, variant)
-        held = [c for c in measured if runs_on(tol, c.dark)]  # as engine.check
+        emulation = emulation_for(row.format, row.precision, artifact.details, artifact.path)
+        held = [c for c in measured if runs_on(tol, c.dark, emulation)]  # as engine.check
         with runtimes.get(exporter.runtime).open(artifact.path) as session:
             outputs = [session.run(c.image, c.style_weights) for c in held]
-        emulation = emulation_for(row.format, row.precision, artifact.details, artifact.path)
         emulated = None
         if emulation is not None:  # the engine's own emulated reference (the gate's code path)
             with Reference(model) as ref:

@@ -108,7 +108,9 @@ def _float_convs(proto, scheme: Scheme, ends: list[str]) -> list[str] | None:
     return ends if scheme.skip_ends else None
 
 
-def _quantize_one(pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reader, exclude: list[str] | None) -> None:
+def _quantize_one(
+    pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reader, exclude: list[str] | None, grids=None
+) -> None:
     q = require("onnxruntime.quantization", "onnx", "int8 quantization")
     root = logging.getLogger()
     level = root.level
@@ -116,12 +118,17 @@ def _quantize_one(pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reade
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _static(q, pre_path, out_path, scheme, reader, exclude)
+            _static(q, pre_path, out_path, scheme, reader, exclude, grids)
     finally:
         root.setLevel(level)
 
 
-def _static(q, pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reader, exclude: list[str] | None) -> None:
+def _static(
+    q, pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reader, exclude: list[str] | None, grids
+) -> None:
+    extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
+    if grids:  # (tensor -> [{"scale", "zero_point"}]): these grids, not the calibrated ranges
+        extra["TensorQuantOverrides"] = grids
     q.quantize_static(
         str(pre_path),
         str(out_path),
@@ -133,7 +140,7 @@ def _static(q, pre_path: Path, out_path: Path, scheme: Scheme, reader: _Reader, 
         op_types_to_quantize=["Conv"],  # instance norm, pad, resize stay float between QDQ pairs
         nodes_to_exclude=exclude,
         calibrate_method=q.CalibrationMethod.MinMax,
-        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+        extra_options=extra,
     )
 
 
@@ -153,8 +160,6 @@ def _score(path: Path, images: list[np.ndarray], refs: list[np.ndarray], styles)
 def quantize(fp32_proto, model: TransformerNet, request: ExportRequest, scheme_name: str = "auto"):
     """(int8 ModelProto, details) for ``fp32_proto``; ``scheme_name`` "auto" or a Scheme name."""
     onnx = require("onnx", "onnx", "int8 quantization")
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     from styleport.export.verify import reference_outputs
 
     photos = list(request.calibration_images)
@@ -166,18 +171,7 @@ def quantize(fp32_proto, model: TransformerNet, request: ExportRequest, scheme_n
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        raw, pre = tmp / "fp32.onnx", tmp / "pre.onnx"
-        onnx.save(fp32_proto, str(raw))
-        shape_log = logging.getLogger("onnxruntime.tools.symbolic_shape_infer")
-        level = shape_log.level
-        shape_log.setLevel(logging.ERROR)  # "Unable to determine if height <= ..." for every dynamic dim
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                quant_pre_process(str(raw), str(pre), skip_symbolic_shape=False)
-        finally:
-            shape_log.setLevel(level)
-        pre_proto = onnx.load(str(pre))
+        pre, pre_proto = _pre_process(fp32_proto, tmp)
         ends = _conv_ends(pre_proto)
         for scheme in candidates:
             out = tmp / f"{scheme.name}.onnx"
@@ -206,4 +200,77 @@ def quantize(fp32_proto, model: TransformerNet, request: ExportRequest, scheme_n
         "int8_calibration": f"{len(cal)} {'photos' if photos else 'synthetic images'} at {CALIBRATION_SIZE[0]}x{CALIBRATION_SIZE[1]}",
         "int8_selection": f"cheapest within {TOLERANCE_DB} dB of the best mean PSNR vs torch at {EVAL_SIZE[0]}x{EVAL_SIZE[1]}",
     }
+    if not chosen.activations16:
+        details["int8_requantize"] = requantize_stamp()
     return proto, details
+
+
+def _pre_process(fp32_proto, tmp: Path):
+    """ORT's quantization pre-processing (shape inference) of ``fp32_proto`` in ``tmp``: (path, ModelProto)."""
+    onnx = require("onnx", "onnx", "int8 quantization")
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    raw, pre = tmp / "fp32.onnx", tmp / "pre.onnx"
+    onnx.save(fp32_proto, str(raw))
+    shape_log = logging.getLogger("onnxruntime.tools.symbolic_shape_infer")
+    level = shape_log.level
+    shape_log.setLevel(logging.ERROR)  # "Unable to determine if height <= ..." for every dynamic dim
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quant_pre_process(str(raw), str(pre), skip_symbolic_shape=False)
+    finally:
+        shape_log.setLevel(level)
+    return pre, onnx.load(str(pre))
+
+
+def requantize_stamp() -> str:
+    """What a re-quantization depends on besides the checkpoint and the file's activation grids: the code
+    that writes the float graph and the versions of the exporter, simplifier and quantizer. An 8-bit
+    activation file is re-quantizable (``requantize``) only by the same stamp."""
+    import hashlib
+    from importlib.metadata import version
+
+    from styleport.verification.provenance import exporter_code_sha256
+
+    parts = [exporter_code_sha256()] + [f"{p}={version(p)}" for p in ("torch", "onnx", "onnxsim", "onnxruntime")]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def requantize(model: TransformerNet, scheme_name: str, overrides) -> object:
+    """The QDQ ModelProto that ``quantize`` writes for ``model`` with ``scheme_name``, its activation grids
+    taken from ``overrides`` ((tensor, scale, zero_point) triples: a file's calibration results) instead
+    of a calibration run. Same graph, same weights rounding, same grids: for the right checkpoint, ONNX
+    Runtime computes the same output as from the file, bit for bit (styleport.verification.emulate says why
+    8-bit activation files need this). Raises StyleportError when the file's activation tensors are not
+    the ones this export quantizes (a file from another network or exporter)."""
+    from styleport.export.onnx import torch_to_onnx
+
+    onnx = require("onnx", "onnx", "int8 quantization")
+    scheme = Scheme.parse(scheme_name)
+    grids = {
+        name: [{"scale": np.asarray(scale, np.float32), "zero_point": np.asarray(zp)}] for name, scale, zp in overrides
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        pre, pre_proto = _pre_process(torch_to_onnx(model, subpixel=False), tmp)
+        out = tmp / "requantized.onnx"
+        reader = _Reader([np.zeros((16, 16, 3), np.float32)], _styles(model.num_styles))  # ranges: overridden
+        exclude = _float_convs(pre_proto, scheme, _conv_ends(pre_proto))
+        try:
+            _quantize_one(pre, out, scheme, reader, exclude, grids)
+        except Exception as exc:  # the quantizer refuses a grid for a tensor this graph does not have
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StyleportError(
+                f"the file's {len(grids)} activation grids are not the ones this network's int8 export quantizes ({first})"
+            ) from None
+        proto = onnx.load(str(out))
+    quantized = {n.input[0] for n in proto.graph.node if n.op_type == "QuantizeLinear"} - {
+        t.name for t in proto.graph.initializer
+    }
+    if quantized != set(grids):
+        raise StyleportError(
+            f"the file's {len(grids)} activation grids are not the ones this network's int8 export quantizes"
+            f" ({len(quantized)}; another network or exporter): {sorted(set(grids) ^ quantized)[:3]}"
+        )
+    return proto

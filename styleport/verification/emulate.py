@@ -37,8 +37,16 @@ conv1's quantized output is identical, but from conv2 on a few values land one g
 (a different float summation order puts them on the other side of a rounding edge); each such step
 is far larger than the difference that caused it, so the next 8-bit grid flips more values, and the
 disagreement grows layer by layer to the size of the quantization error itself. A 16-bit grid's
-steps are 256x finer, which is why the a16 schemes match to ~87 dB. a8w8 files keep the float
-condition only. TFLite's dynamic-range kernels quantize each conv's input per run to int8 over its
+steps are 256x finer, which is why the a16 schemes match to ~87 dB. So an 8-bit activation file's
+reference is not computed here: ``styleport.export.onnx_int8.requantize`` quantizes the checkpoint's
+float graph again with the declared scheme and the file's activation grids (``requantize_grids``:
+calibration results, read from the file as for a16) instead of a calibration run, and ONNX Runtime runs
+it beside the file -- the same graph and the same roundings in the same runtime give the right file's
+output bit for bit (an ORT-format file: saved as ORT the same way), while a faulty one moves by the fault's full
+effect. Unlike the numpy emulations this shares styleport's exporter and ONNX Runtime's quantizer with
+the file: it proves the file is this checkpoint's, quantized as declared; the float row (an independent
+reference) proves the quantization sound. It applies only when the file's ``int8_requantize`` stamp
+(exporter code and package versions, ``onnx_int8.requantize_stamp``) is this installation's. TFLite's dynamic-range kernels quantize each conv's input per run to int8 over its
 own range (asymmetric, per tensor): emulated the same way. fp16 compute (CoreML) is not emulated:
 it stays in the artifact-vs-emulation error the tolerance rows allow (``tolerances.EMULATED``).
 """
@@ -56,6 +64,7 @@ from styleport.precision import Precision
 
 Weights = dict[str, np.ndarray]
 CONV = "conv2d.weight"
+_GRID_SUFFIXES = ("_scale", "_zero_point")  # QDQ initializers: <tensor>_scale, <tensor>_zero_point
 
 
 def scheme_of(fmt: str, precision: Precision, details: Mapping[str, Any] | None) -> str | None:
@@ -63,9 +72,9 @@ def scheme_of(fmt: str, precision: Precision, details: Mapping[str, Any] | None)
     details = details or {}
     if fmt in ("onnx", "ort") and precision is Precision.INT8:
         name = str(details.get("int8_scheme", ""))
-        if not name or name.startswith("a8"):
-            return None  # scheme not declared, or 8-bit activations (ORT's u8 kernels: not reproduced, see below)
-        return f"onnx:{name}"
+        if not name:
+            return None  # scheme not declared: the float row only
+        return f"onnx:{name}"  # 8-bit activations: re-quantized in ONNX Runtime (``requantize_grids``, below)
     if fmt == "coreml" and precision is Precision.INT8:
         return "coreml:int8"
     if fmt == "coreml" and precision in (Precision.PALETTE6, Precision.PALETTE4):
@@ -211,7 +220,7 @@ def onnx_activation_grids(path: str | Path) -> ActivationGrids:
     from onnx import numpy_helper
 
     graph = onnx.load(str(path), load_external_data=False).graph
-    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name.endswith(("_scale", "_zero_point"))}
+    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name.endswith(_GRID_SUFFIXES)}
     return _grids([_Node(n.op_type, tuple(n.input), tuple(n.output)) for n in graph.node], init)
 
 
@@ -251,19 +260,31 @@ def palettes_of(fmt: str, path: str | Path | None) -> Palettes:
 _ORT_DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32}
 
 
-def ort_activation_grids(path: str | Path) -> ActivationGrids:
-    """The same for an ORT-format flatbuffer, read with onnxruntime's own schema bindings."""
+def _ort_graph(path: str | Path):
+    """The graph of an ORT-format flatbuffer, read with onnxruntime's own schema bindings."""
     import onnxruntime.tools.ort_format_model  # noqa: F401  (puts its flatbuffer bindings on sys.path)
     import ort_flatbuffers_py.fbs as fbs
 
     buf = bytearray(Path(path).read_bytes())
-    graph = fbs.InferenceSession.InferenceSession.GetRootAsInferenceSession(buf, 0).Model().Graph()
+    return fbs.InferenceSession.InferenceSession.GetRootAsInferenceSession(buf, 0).Model().Graph()
+
+
+def _ort_initializers(path: str | Path, graph=None) -> dict[str, np.ndarray]:
+    """The scale and zero-point initializers of an ORT-format file."""
+    graph = graph if graph is not None else _ort_graph(path)
     init = {}
     for j in range(graph.InitializersLength()):
         t = graph.Initializers(j)
         name = t.Name().decode()
-        if name.endswith(("_scale", "_zero_point")) and t.DataType() in _ORT_DTYPES:
+        if name.endswith(_GRID_SUFFIXES) and t.DataType() in _ORT_DTYPES:
             init[name] = np.frombuffer(t.RawDataAsNumpy().tobytes(), _ORT_DTYPES[t.DataType()])
+    return init
+
+
+def ort_activation_grids(path: str | Path) -> ActivationGrids:
+    """The same for an ORT-format flatbuffer (``_ort_graph``)."""
+    graph = _ort_graph(path)
+    init = _ort_initializers(path, graph)
     nodes = []
     for j in range(graph.NodesLength()):
         n = graph.Nodes(j)
@@ -281,6 +302,42 @@ def activation_grids(fmt: str, path: str | Path | None) -> ActivationGrids:
         return (onnx_activation_grids if fmt == "onnx" else ort_activation_grids)(path)
     except Exception:  # unreadable here (package missing, not a QDQ graph): the float condition only
         return ()
+
+
+# (tensor, scale, zero point) of each activation a QDQ file quantizes: what ``onnx_int8.requantize`` overrides
+RequantizeGrids = tuple[tuple[str, float, Any], ...]
+
+
+def _requantize_grids(init: Mapping[str, np.ndarray]) -> RequantizeGrids:
+    out = []
+    for name in sorted(init):
+        tensor = name.removesuffix("_scale")
+        if tensor == name or tensor.endswith((".weight", ".bias")) or f"{tensor}_zero_point" not in init:
+            continue  # not a scale, or a weight's (weights come from the checkpoint)
+        scale = np.asarray(init[name], np.float32).reshape(-1)
+        zp = np.asarray(init[f"{tensor}_zero_point"]).reshape(-1)
+        if scale.size != 1 or zp.size != 1:
+            continue  # per-channel grids are weights' (activations are per tensor)
+        out.append((tensor, float(scale[0]), zp[0]))
+    return tuple(out)
+
+
+def requantize_grids(fmt: str, path: str | Path | None) -> RequantizeGrids:
+    """The activation grids of an ONNX or ORT-format QDQ file by tensor name (``()`` when unreadable)."""
+    if path is None or fmt not in ("onnx", "ort"):
+        return ()
+    try:
+        if fmt == "onnx":
+            import onnx
+            from onnx import numpy_helper
+
+            graph = onnx.load(str(path), load_external_data=False).graph
+            init = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name.endswith(_GRID_SUFFIXES)}
+        else:
+            init = _ort_initializers(path)
+    except Exception:  # unreadable here (package missing, corrupt file): the float condition only
+        return ()
+    return _requantize_grids(init)
 
 
 def _fake(x, g: Grid):

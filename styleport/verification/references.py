@@ -29,6 +29,10 @@ class Emulation:
     tolerance: Tolerance
     activations: tuple = ()  # emulate.ActivationGrids a QDQ file declares (calibrated ranges, not weights)
     palettes: tuple = ()  # emulate.Palettes a palettized CoreML file declares (its tables, not its indices)
+    # emulate.RequantizeGrids of an 8-bit activation QDQ file: its reference is the checkpoint re-quantized
+    # with them and run in ONNX Runtime's CPU provider (exact there only: on another provider, no emulation)
+    requantize: tuple = ()
+    ort_style: str = ""  # an .ort file's optimization style: the re-quantized graph is saved as ORT the same way
 
 
 def bound_text(tol: Tolerance) -> str:
@@ -50,6 +54,14 @@ def emulation_for(
         return None
     activations: tuple = ()
     palettes: tuple = ()
+    if scheme.startswith("onnx:a8"):  # 8-bit activations: re-quantized by this installation's exporter, or not at all
+        from styleport.export.onnx_int8 import requantize_stamp
+
+        requantize = emulate.requantize_grids(fmt, path)
+        if not requantize or (details or {}).get("int8_requantize") != requantize_stamp():
+            return None
+        style = str((details or {}).get("ort_optimization", "fixed")) if fmt == "ort" else ""
+        return Emulation(scheme, row, requantize=requantize, ort_style=style)
     if scheme.startswith("onnx:"):
         activations = emulate.activation_grids(fmt, path)
         if not activations:
@@ -100,7 +112,7 @@ class Reference:
         self, inp: Input, style: str, weights: np.ndarray | None, bits: int | None, scheme: Emulation
     ) -> np.ndarray:
         """The output of the checkpoint's weights put through the emulation (torch fp32, dequantized weights)."""
-        what = (scheme.scheme, scheme.activations, scheme.palettes)  # rows differ by variant, the network does not
+        what = (scheme.scheme, scheme.activations, scheme.palettes, scheme.requantize)  # rows differ by variant
         key = (inp.label, style, bits, what)
         if key not in self._cache:
             if what not in self._emulated:
@@ -112,8 +124,34 @@ class Reference:
         from styleport.runtimes.torch import TorchRuntime
         from styleport.verification.emulate import emulated_model
 
+        if emulation.requantize:
+            return self._requantized_session(emulation)
+
         net = emulated_model(self.model, emulation.scheme, emulation.activations, emulation.palettes)
         return TorchRuntime().session_for(net, self.device)
+
+    def _requantized_session(self, emulation: Emulation):
+        """ONNX Runtime (CPU) on the checkpoint re-quantized with the file's declared scheme and grids (an .ort
+        file's: then saved in ORT format as the exporter does -- run as plain ONNX it drifts from the .ort by
+        ~1e-4, enough to flip 8-bit grids at 256 px: 45 dB, measured)."""
+        import tempfile
+
+        import onnx
+
+        from styleport.export.onnx_int8 import requantize
+        from styleport.runtimes.onnxruntime import OnnxRuntime
+
+        proto = requantize(self.model, emulation.scheme.partition(":")[2], emulation.requantize)
+        with tempfile.TemporaryDirectory(prefix="styleport-requantized-") as tmp:
+            path = Path(tmp) / "requantized.onnx"
+            if emulation.ort_style:  # ORT's saved rewrites (layout, fusions) change float sums: the same ones here
+                from styleport.export.ort import save_ort
+
+                path = path.with_suffix(".ort")
+                save_ort(proto, path, Precision.INT8, emulation.ort_style)
+            else:
+                onnx.save(proto, str(path))
+            return OnnxRuntime().open(path, device="cpu")  # the session holds the graph; the file can go
 
     def latency(self, inp: Input, weights: np.ndarray | None, runs: int) -> Latency:
         return measure(lambda: self.session.run(inp.image, weights), runs, inp.size)

@@ -86,7 +86,8 @@ def test_two_style_network_fp32_int8(two_style_checkpoint, tmp_path):
 
 def test_int8_a8w8_pc_enc_keeps_encoder_float_and_fuses_the_rest(tiny_checkpoint, tmp_path):
     """The fast scheme: FLOAT_ENCODER convs stay float, every other conv becomes an integer QLinearConv
-    in ONNX Runtime (8-bit activations on both sides); verified against the a8 float row."""
+    in ONNX Runtime (8-bit activations on both sides); verified against the a8 float row and the
+    checkpoint re-quantized with the file's grids (tests/verification/test_requantize.py)."""
     import onnxruntime as ort
 
     from styleport.tolerances import variant_of
@@ -97,10 +98,13 @@ def test_int8_a8w8_pc_enc_keeps_encoder_float_and_fuses_the_rest(tiny_checkpoint
     assert details["int8_scheme"] == "a8w8-pc-enc" and list(details["int8_candidates_psnr_db"]) == ["a8w8-pc-enc"]
     assert result.verification.status == "passed", result.summary()
     assert variant_of("onnx", Precision.INT8, details) == "a8"
-    assert emulation_for("onnx", Precision.INT8, details, result.artifact.path) is None  # u8 kernels: float row only
+    emulation = emulation_for("onnx", Precision.INT8, details, result.artifact.path)  # re-quantized reference
     graph = onnx.load(str(result.artifact.path)).graph
-    float_convs = {n.input[1].split(".conv2d.weight")[0] for n in graph.node if n.op_type == "Conv"}
     weights = {i.name for i in graph.initializer}
+    activations = {n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"} - weights
+    assert emulation is not None and {name for name, _, _ in emulation.requantize} == activations
+    assert result.verification.emulated_max_abs == 0  # the right file: bit for bit
+    float_convs = {n.input[1].split(".conv2d.weight")[0] for n in graph.node if n.op_type == "Conv"}
     assert {c for c in float_convs if f"{c}.conv2d.weight" in weights} == {
         "conv1",
         "conv2",

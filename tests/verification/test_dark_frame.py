@@ -8,6 +8,7 @@ near-black frame it renders ~15 levels off. Proven here with real files exported
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,7 @@ def test_rows_that_do_not_hold_the_dark_frame_say_why():
             assert "dark frame" in t.reason, t
         if t.dark_frame == "emulated":  # only the emulated row holds there: it must exist
             assert any((e.format, e.precision, e.variant) == (t.format, t.precision, t.variant) for e in EMULATED), t
-    assert lookup("onnx", Precision.INT8, "a8").dark_frame == "none"
+    assert lookup("onnx", Precision.INT8, "a8").dark_frame == "emulated"
     assert lookup("onnx", Precision.FP16).dark_frame == "both"
     with pytest.raises(ValueError, match="dark_frame 'emulate'"):  # a typo is refused, not read as "both"
         Tolerance("onnx", Precision.FP32, 90.0, None, "typo", dark_frame="emulate")
@@ -122,6 +123,10 @@ def test_case_tolerance_lifts_only_an_emulated_rows_float_bound_on_the_dark_fram
     fp16 = lookup("onnx", Precision.FP16)
     assert engine.case_tolerance(fp16, dark=True) is fp16
     a8 = lookup("onnx", Precision.INT8, "a8")
-    assert [engine.runs_on(t, dark=True) for t in (fp16, int8, a8)] == [True, True, False]
-    assert all(engine.runs_on(t, dark=False) for t in (fp16, int8, a8))
+    emulation = engine.Emulation("onnx:a16w8", lookup("onnx", Precision.INT8))
+    assert [engine.runs_on(t, True, emulation) for t in (fp16, int8, a8)] == [True, True, True]
+    assert [engine.runs_on(t, True, None) for t in (fp16, int8, a8)] == [True, False, False]  # nothing would judge it
+    none = dataclasses.replace(int8, dark_frame="none")
+    assert not engine.runs_on(none, True, emulation)
+    assert all(engine.runs_on(t, False, e) for t in (fp16, int8, a8, none) for e in (None, emulation))
     assert [engine.float_held(t, dark=True) for t in (fp16, int8)] == [True, False]

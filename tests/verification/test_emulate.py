@@ -33,7 +33,7 @@ def _weights(seed: int = 0) -> dict[str, np.ndarray]:
 def test_the_scheme_is_what_the_artifact_declares():
     assert emulate.scheme_of("onnx", P.INT8, {"int8_scheme": "a16w8-pc"}) == "onnx:a16w8-pc"
     assert emulate.scheme_of("ort", P.INT8, {"int8_scheme": "a16w8"}) == "onnx:a16w8"
-    assert emulate.scheme_of("onnx", P.INT8, {"int8_scheme": "a8w8"}) is None  # u8 kernels: not emulated
+    assert emulate.scheme_of("onnx", P.INT8, {"int8_scheme": "a8w8"}) == "onnx:a8w8"  # re-quantized (test_requantize)
     assert emulate.scheme_of("onnx", P.INT8, {}) is None  # scheme unknown: nothing to emulate
     assert emulate.scheme_of("onnx", P.FP16, {}) is None
     assert emulate.scheme_of("tfjs", P.UINT8, None) == "tfjs:uint8"
