@@ -147,6 +147,9 @@ def _check_keys(state: dict[str, torch.Tensor], config: ModelConfig, path: Path)
             raise CheckpointError(
                 f"{path}: tensor '{name}' has shape {tuple(state[name].shape)}, expected {tuple(ref.shape)}"
             )
+    bad = next((k for k in expected if not torch.isfinite(state[k]).all()), None)
+    if bad is not None:  # a diverged run's weights: every output would be NaN (black)
+        raise CheckpointError(f"{path}: tensor '{bad}' holds NaN or infinite values (a diverged training run?)")
 
 
 def _check_metadata(metadata: Any, training_state: Any, path: Path) -> None:
@@ -188,7 +191,9 @@ def load(path: str | os.PathLike) -> Checkpoint:
         try:
             config = ModelConfig.from_dict(dict(obj["config"]))
             state = dict(obj["state_dict"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            raise CheckpointError(f"{path}: malformed styleport checkpoint (no {str(exc)[:60]} entry)") from None
+        except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{path}: malformed styleport checkpoint ({str(exc)[:200]})") from None
         _check_keys(state, config, path)
         metadata, training_state = obj.get("metadata") or {}, obj.get("training_state")

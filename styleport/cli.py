@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from styleport import __version__, quiet
+from styleport import __version__, fileutil, quiet
 from styleport.errors import StyleportError, UsageError
 
 # Modules providing register(subparsers), in the order --help lists them.
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print("styleport: interrupted", file=sys.stderr)
         return 130
     finally:
+        fileutil.release_unused()  # output folders this run created but never wrote into
         quiet.finish()
 
 

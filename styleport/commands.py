@@ -118,6 +118,8 @@ def output_paths(inputs: list[Path], output: Path, fmt: str | None) -> list[Path
         if len(inputs) == 1:
             raise UsageError(f"{output}: exists and is not an image file name; give an image name or a new folder")
         raise UsageError(f"{output}: several inputs need an output folder, not a file")
+    if not output.exists() and output.suffix.lower() in IMAGE_EXTENSIONS:  # would make a folder named like a picture
+        raise UsageError(f"{output}: several inputs need an output folder, not an image file name")
     outs, seen = [], set()
     for src in inputs:
         name = f"{src.stem}.{fmt}" if fmt else src.name
@@ -131,9 +133,9 @@ def output_paths(inputs: list[Path], output: Path, fmt: str | None) -> list[Path
     return outs
 
 
-def check_not_inputs(outputs: list[Path], inputs: list[Path], model: Path) -> None:
-    """Outputs never overwrite inputs (the photos or the model file)."""
-    protected = {p.resolve(): p for p in [*inputs, model]}
+def check_not_inputs(outputs: list[Path], inputs: list[Path], *models: Path) -> None:
+    """Outputs never overwrite inputs (the photos, the model file or, for ``--optimize``, the style images)."""
+    protected = {p.resolve(): p for p in [*inputs, *models]}
     for out in outputs:
         if out.resolve() in protected:
             raise UsageError(f"{out}: is an input; refusing to overwrite it (choose another output name or folder)")

@@ -91,13 +91,12 @@ def run(args: argparse.Namespace) -> int:
 
     from styleport import checkpoints
     from styleport.evaluate import QualityMeter, mean_scores, optimized_reference
+    from styleport.fileutil import claim_folder, holds_only
     from styleport.images import load_image, pil_to_tensor, tensor_to_pil
     from styleport.stylize import Stylizer, resolve_device
     from styleport.train.vgg import cache_dir, load_caffe_vgg19
 
     out_dir = Path(args.output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: exists and is not a folder")
     ckpt = checkpoints.load(args.model)
     photo_paths = find_photos(args.photos)
     style_paths = find_styles(ckpt, args.style)
@@ -106,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     paintings = [fit(load_image(p).rgb, style_size) for p in style_paths]
     device = resolve_device(args.device)
     stylizer = Stylizer(ckpt.build("cpu"), ckpt, device=device)
+    claim_folder(
+        out_dir, "evaluate", legacy=lambda p: holds_only(p, REPORT_FILES, {"report.json", "report.md"})
+    )  # before the work
     weights = load_caffe_vgg19()
     names = ckpt.style_names
     results, sheet_rows = [], []
@@ -222,6 +224,9 @@ def to_html(report: dict) -> str:
     body.append('<p><img src="sheet.jpg" alt="photo | network | optimization | painting"></p>')
     style = "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px}"
     return f"<!doctype html><meta charset=utf-8><title>quality</title><style>{style}</style>" + "".join(body)
+
+
+REPORT_FILES = {"sheet.jpg", "report.json", "report.md", "report.html"}  # what write_report writes
 
 
 def write_report(folder: Path, report: dict, sheet) -> list[Path]:

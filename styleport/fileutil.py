@@ -291,6 +291,11 @@ def claim_folder(folder: str | os.PathLike, what: str, legacy: Callable[[Path], 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder}: exists and is a file, not a folder; pick a new {what} folder")
+    top = None  # the outermost folder this call creates (release_unused removes it again if nothing is written)
+    if not folder.exists():
+        top = folder
+        while not top.parent.exists() and top.parent != top:
+            top = top.parent
     if folder.is_dir() and not is_ours(folder) and not (legacy is not None and legacy(folder)):
         raise OutputError(
             f"{folder}: folder is not empty and was not created by styleport; "
@@ -306,7 +311,35 @@ def claim_folder(folder: str | os.PathLike, what: str, legacy: Callable[[Path], 
         sweep_stale(folder)
     except OSError as exc:
         raise output_error(folder, exc) from None
+    if top is not None:
+        _CREATED.append((top, folder))
     return folder
+
+
+_CREATED: list[tuple[Path, Path]] = []  # (outermost created, claimed) by claim_folder in this process
+
+
+def release_unused() -> list[Path]:
+    """Remove the folders ``claim_folder`` created in this process that still hold nothing but the marker
+    (a command that stopped on bad input before writing anything), and the parents it created with them.
+    Called by the CLI when a command ends, so bad input leaves nothing behind. Returns what was removed."""
+    removed = []
+    for top, folder in reversed(_CREATED):
+        try:
+            if not folder.is_dir() or {p.name for p in folder.iterdir()} != {MARKER}:
+                continue
+            (folder / MARKER).unlink()
+            path = folder
+            while True:
+                path.rmdir()  # only empty folders: never anything a user put there
+                removed.append(path)
+                if path == top or any(path.parent.iterdir()):
+                    break
+                path = path.parent
+        except OSError:
+            continue
+    _CREATED.clear()
+    return removed
 
 
 def holds_only(folder: Path, names: set[str], required: set[str] = frozenset()) -> bool:

@@ -117,8 +117,8 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                     w, h = img.size
                     if w * h > max_pixels:
                         raise ImageError(
-                            f"{path}: {w}x{h} = {w * h / 1e6:.0f} megapixels is above the limit of "
-                            f"{max_pixels / 1e6:.0f} MP (raise it with --max-pixels, and use --tile)"
+                            f"{path}: {w}x{h} = {w * h / 1e6:.3g} megapixels is above the limit of "
+                            f"{max_pixels / 1e6:.3g} MP (styleport stylize: raise it with --max-pixels, and use --tile)"
                         )
                     if w < 1 or h < 1:
                         raise ImageError(f"{path}: image has no pixels ({w}x{h})")

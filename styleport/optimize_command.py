@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
     from tqdm import tqdm
 
-    from styleport.commands import collect_inputs, output_paths
+    from styleport.commands import check_not_inputs, collect_inputs, output_paths
     from styleport.images import load_image, pil_to_tensor, save_image, tensor_to_pil
     from styleport.optimize import check_memory, optimize, resolve_dtype
     from styleport.stylize import StylizeOptions, keep_colors, resolve_device, target_size
@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
     for src in inputs:
         if src in {p.resolve() for p in style_paths}:
             raise UsageError(f"{src}: is both a style image and an input")
+    check_not_inputs(outputs, inputs, *style_paths)
     styles = load_styles(style_paths, args.max_pixels)
     device = resolve_device(args.device)
     dtype = resolve_dtype(config.precision, device)

@@ -81,6 +81,14 @@ def test_wrong_shape_is_named(tmp_path):
         checkpoints.load(tmp_path / "s.pth")
 
 
+def test_nan_weights_are_refused_not_stylized_to_black(tmp_path):
+    state = TransformerNet().state_dict()
+    state["res2.conv1.conv2d.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(state, tmp_path / "nan.pth")
+    with pytest.raises(CheckpointError, match=r"nan.pth: tensor 'res2.conv1.conv2d.weight' holds NaN or infinite"):
+        checkpoints.load(tmp_path / "nan.pth")
+
+
 def test_truncated_file(tmp_path):
     good = checkpoints.save(tmp_path / "g.pth", make_net()).read_bytes()
     with pytest.raises(CheckpointError, match="truncated|corrupt"):

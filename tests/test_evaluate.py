@@ -67,7 +67,13 @@ def test_report_files_and_numbers(tmp_path, cache, vgg):
     argv = ["evaluate", str(model), "--photos", str(folder), "--style", str(style), "--size", "32",
             "--optimize-steps", "3", "--device", "cpu", "-o", str(out)]  # fmt: skip
     assert main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "report.md", "sheet.jpg"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".styleport-output",
+        "report.html",
+        "report.json",
+        "report.md",
+        "sheet.jpg",
+    ]
     report = json.loads((out / "report.json").read_text())
     assert report["style_size"] == 40  # from the checkpoint's training metadata
     entry = report["styles"][0]

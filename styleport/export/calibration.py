@@ -32,10 +32,10 @@ def collect_images(paths: Sequence[str | os.PathLike]) -> tuple[Path, ...]:
             found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p)))
         elif path.is_file():
             if not is_image_file(path):
-                raise UsageError(f"{path}: not an image file (calibration expects photos)")
+                raise UsageError(f"{path}: not an image file (photos expected)")
             found.append(path)
         else:
-            raise UsageError(f"{path}: no such calibration file or directory")
+            raise UsageError(f"{path}: no such photo file or folder")
     if paths and not found:
         raise UsageError(f"no images found in {', '.join(str(p) for p in paths)}")
     return tuple(found[:MAX_CALIBRATION_IMAGES])

@@ -105,7 +105,9 @@ def _main(args: argparse.Namespace) -> int:
     plan(config)  # every usage error before any work
     if not args.model.is_file():
         raise UsageError(f"{args.model}: no such checkpoint file")
-    claim_folder(args.report, "report", legacy=lambda p: holds_only(p, REPORT_FILES))  # before any work
+    claim_folder(
+        args.report, "report", legacy=lambda p: holds_only(p, REPORT_FILES, {"report.json", "report.md"})
+    )  # before any work
     if args.export_dir is not None:
         claim_folder(args.export_dir, "export", legacy=is_export_folder)
     with scratch(args.report):

@@ -57,6 +57,11 @@ def main(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes)
     precision = Precision.parse(args.precision) if args.precision else None
     photos = collect_images(args.images) if args.images else ()
+    if args.report:  # as parity: a new, empty or earlier report folder, refused before any work
+        from styleport.fileutil import claim_folder, holds_only
+        from styleport.parity.command import REPORT_FILES
+
+        claim_folder(args.report, "report", legacy=lambda p: holds_only(p, REPORT_FILES, {"report.json", "report.md"}))
     run = verify(
         args.model,
         args.artifacts,

@@ -44,6 +44,8 @@ def is_video(path: str | os.PathLike) -> bool:
     try:
         with Image.open(path):
             return False  # an image
+    except Image.DecompressionBombError:
+        return False  # an image above Pillow's own limit: images.load_image applies styleport's (--max-pixels)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         pass
     from styleport.images import IMAGE_EXTENSIONS

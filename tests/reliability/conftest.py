@@ -78,6 +78,7 @@ def build_world(root: Path) -> Path:
     _crafted(root, model)
     truncated_jpeg(root / "truncated.jpg", FIXTURE_PHOTOS[2])
     (root / "zero.ppm").write_bytes(b"P6\n0 0\n255\n")
+    (root / "bomb.png").write_bytes(png_header(30000, 30000))  # above Pillow's own 179 MP decompression limit
     frames = [Image.new("RGB", (40, 30), c) for c in ("red", "green", "blue")]
     frames[0].save(root / "anim.gif", save_all=True, append_images=frames[1:])
     style = (np.indices((48, 64)).sum(0) % 16 * 16).astype(np.uint8)
@@ -188,3 +189,15 @@ def png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header declares width x height RGB (and no pixel data): what a huge photo looks like to Image.open."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")

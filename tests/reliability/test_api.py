@@ -137,3 +137,15 @@ def test_claim_folder_refuses_foreign_folders_and_files_and_marks_new_ones(tmp_p
     assert (new / fileutil.MARKER).is_file()
     (new / "result.png").write_bytes(b"")
     assert claim_folder(new, "output") == new  # ours: accepted again
+
+
+def test_release_unused_removes_only_folders_this_process_created_and_left_empty(tmp_path):
+    (tmp_path / "users").mkdir()  # existed before: kept even though empty
+    fileutil.claim_folder(tmp_path / "users", "report")
+    fileutil.claim_folder(tmp_path / "a" / "b" / "new", "report")  # created with its parents, never written
+    written = fileutil.claim_folder(tmp_path / "written", "report")
+    (written / "report.json").write_text("{}")
+    removed = fileutil.release_unused()
+    assert sorted(p.name for p in removed) == ["a", "b", "new"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users", "written"]
+    assert fileutil.release_unused() == []  # forgotten once released
