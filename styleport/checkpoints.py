@@ -21,6 +21,7 @@ import io
 import os
 import pickle
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,9 @@ def _read(path: Path) -> Any:
     if not (head.startswith(b"PK") or head[:1] == b"\x80"):
         raise CheckpointError(f"{path}: not a checkpoint (not a PyTorch file)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # "Detected pickle protocol 4 ..." before the refusal below
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe pickle"
         if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
@@ -94,7 +97,7 @@ def _read(path: Path) -> Any:
             ) from None
         raise CheckpointError(f"{path}: not a checkpoint (corrupt PyTorch data: {_short(str(exc), first)})") from None
     except Exception as exc:  # torch.load raises many types for garbage input (KeyError, struct.error, ...)
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = (str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)[:120]
         if "central directory" in text or "failed finding" in text or isinstance(exc, EOFError):
             raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({text})") from None
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({text})") from None

