@@ -130,7 +130,7 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float, parts: in
         "within a tight second row (`tolerances.EMULATED`). A faulty artifact moves away from the emulation",
         "by the fault's full effect. Cells of such rows show `float PSNR / max abs; emu PSNR / max abs`.",
         "",
-        "**8-bit activation files (`[a8]` rows) are re-quantized, not emulated.** With 8-bit activations a",
+        "**8-bit activation files (`[a8]` rows) and TFLite int8 are re-exported, not emulated.** With 8-bit activations a",
         "numpy emulation lands as far from ONNX Runtime as the float reference does (a rounding edge crossed",
         "in one layer flips the next 8-bit grid; emulate.py). Their reference is the checkpoint quantized",
         "again by styleport's exporter with the scheme and activation grids the file declares, run in ONNX",
@@ -139,7 +139,10 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float, parts: in
         "the file is this checkpoint's, quantized as declared; the float row, whose reference is independent,",
         "proves the quantization sound. It applies when the file's `int8_requantize` stamp (exporter code,",
         "torch / onnx / onnxsim / onnxruntime versions) is the verifying installation's; otherwise the float",
-        "row alone, and no dark frame.",
+        "row alone, and no dark frame. TFLite dynamic-range int8 files likewise: their kernels quantize each",
+        "activation per run, which the numpy emulation reproduces only to 43-48 dB, so a file with this",
+        "installation's `int8_reconvert` stamp is compared with the checkpoint converted again",
+        "(`styleport.export.tflite.reconvert`, the same bytes) in LiteRT; other files with the emulation.",
         "",
         *fp16_paragraph(fp16),
         "",
@@ -207,7 +210,8 @@ def markdown(results, model: Path, other: Path, sizes, seconds: float, parts: in
     by_fault = sorted({n for _, n, _ in inseparable})
     lines += [
         "",
-        f"Caught: **{required - len(missed)} / {required}** required (row, fault) cells; misses by row:",
+        f"Caught: **{required - len(missed)} / {required}** required (row, fault) cells"
+        + ("; misses by row:" if missed else "."),
         "",
     ]
     lines += [

@@ -228,13 +228,9 @@ def requantize_stamp() -> str:
     """What a re-quantization depends on besides the checkpoint and the file's activation grids: the code
     that writes the float graph and the versions of the exporter, simplifier and quantizer. An 8-bit
     activation file is re-quantizable (``requantize``) only by the same stamp."""
-    import hashlib
-    from importlib.metadata import version
+    from styleport.verification.provenance import reexport_stamp
 
-    from styleport.verification.provenance import exporter_code_sha256
-
-    parts = [exporter_code_sha256()] + [f"{p}={version(p)}" for p in ("torch", "onnx", "onnxsim", "onnxruntime")]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return reexport_stamp(("torch", "onnx", "onnxsim", "onnxruntime"))
 
 
 def requantize(model: TransformerNet, scheme_name: str, overrides) -> object:

@@ -46,8 +46,13 @@ output bit for bit (an ORT-format file: saved as ORT the same way), while a faul
 effect. Unlike the numpy emulations this shares styleport's exporter and ONNX Runtime's quantizer with
 the file: it proves the file is this checkpoint's, quantized as declared; the float row (an independent
 reference) proves the quantization sound. It applies only when the file's ``int8_requantize`` stamp
-(exporter code and package versions, ``onnx_int8.requantize_stamp``) is this installation's. TFLite's dynamic-range kernels quantize each conv's input per run to int8 over its
-own range (asymmetric, per tensor): emulated the same way. fp16 compute (CoreML) is not emulated:
+(exporter code and package versions, ``onnx_int8.requantize_stamp``) is this installation's.
+TFLite's dynamic-range kernels quantize each conv's input per run to int8 over its own range
+(asymmetric, per tensor): emulated the same way here, but only to 43-48 dB (XNNPACK's rounding), too
+loose for 1% noise or x1.02. So a file stamped by this installation's exporter
+(``export.tflite.reconvert_stamp``) is compared with the checkpoint converted again
+(``export.tflite.reconvert``: the same bytes) run in LiteRT -- exact; other files with this emulation.
+fp16 compute (CoreML) is not emulated:
 it stays in the artifact-vs-emulation error the tolerance rows allow (``tolerances.EMULATED``).
 """
 

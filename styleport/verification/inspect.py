@@ -189,7 +189,8 @@ def _tflite(path: Path):
     for d in interp.get_input_details():
         name = d["name"].removeprefix("serving_default_").split(":")[0]
         shapes[name] = [int(v) for v in d["shape_signature"]]
-    return meta.get("precision"), found, shapes, {}
+    details = {"int8_reconvert": meta["int8_reconvert"]} if "int8_reconvert" in meta else {}
+    return meta.get("precision"), found, shapes, {"details": details}
 
 
 def _tfjs(path: Path):

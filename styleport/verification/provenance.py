@@ -65,6 +65,24 @@ def exporter_code_sha256() -> str:
     return digest.hexdigest()
 
 
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "absent"
+
+
+def reexport_stamp(packages: Sequence[str]) -> str:
+    """What re-exporting a checkpoint to the same bytes depends on besides the checkpoint: the exporter code
+    (``exporter_code_sha256``) and the versions of ``packages``. Recorded in quantized files whose
+    verification re-exports the checkpoint (``verification.emulate``: 8-bit activation QDQ, TFLite
+    dynamic-range int8); the re-export is the reference only where the stamp is the same."""
+    parts = [exporter_code_sha256()] + [f"{p}={_version(p)}" for p in packages]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
 def effective_options(exporter, options: Mapping[str, str]) -> dict[str, str]:
     """The exporter's options with defaults filled in, sorted: e.g. {"io": "image", "shapes": "enumerated"}."""
     merged = {key: spec.default for key, spec in exporter.options.items()}

@@ -33,6 +33,7 @@ class Emulation:
     # with them and run in ONNX Runtime's CPU provider (exact there only: on another provider, no emulation)
     requantize: tuple = ()
     ort_style: str = ""  # an .ort file's optimization style: the re-quantized graph is saved as ORT the same way
+    reconvert: bool = False  # TFLite int8: the reference is the checkpoint converted again, run in LiteRT
 
 
 def bound_text(tol: Tolerance) -> str:
@@ -62,6 +63,11 @@ def emulation_for(
             return None
         style = str((details or {}).get("ort_optimization", "fixed")) if fmt == "ort" else ""
         return Emulation(scheme, row, requantize=requantize, ort_style=style)
+    if scheme == "tflite:int8" and (details or {}).get("int8_reconvert"):
+        from styleport.export.tflite import reconvert_stamp
+
+        if details["int8_reconvert"] == reconvert_stamp():  # else: the numpy emulation and its looser row
+            return Emulation(scheme, emulated_row(fmt, precision, "reconverted"), reconvert=True)
     if scheme.startswith("onnx:"):
         activations = emulate.activation_grids(fmt, path)
         if not activations:
@@ -89,7 +95,8 @@ class Reference:
         from styleport.runtimes.torch import TorchRuntime
 
         self.model = model
-        self._emulated: dict[tuple, Any] = {}  # (scheme, activation grids) -> torch session
+        self._emulated: dict[tuple, Any] = {}  # (scheme, activation grids, ...) -> session
+        self._tmpdirs: list[Path] = []  # files an emulated session maps (LiteRT), removed by close()
         self.device = device
         self.session = TorchRuntime().session_for(model, device)
         where = device
@@ -112,7 +119,7 @@ class Reference:
         self, inp: Input, style: str, weights: np.ndarray | None, bits: int | None, scheme: Emulation
     ) -> np.ndarray:
         """The output of the checkpoint's weights put through the emulation (torch fp32, dequantized weights)."""
-        what = (scheme.scheme, scheme.activations, scheme.palettes, scheme.requantize)  # rows differ by variant
+        what = (scheme.scheme, scheme.activations, scheme.palettes, scheme.requantize, scheme.reconvert)
         key = (inp.label, style, bits, what)
         if key not in self._cache:
             if what not in self._emulated:
@@ -126,6 +133,8 @@ class Reference:
 
         if emulation.requantize:
             return self._requantized_session(emulation)
+        if emulation.reconvert:
+            return self._reconverted_session()
 
         net = emulated_model(self.model, emulation.scheme, emulation.activations, emulation.palettes)
         return TorchRuntime().session_for(net, self.device)
@@ -153,13 +162,30 @@ class Reference:
                 onnx.save(proto, str(path))
             return OnnxRuntime().open(path, device="cpu")  # the session holds the graph; the file can go
 
+    def _reconverted_session(self):
+        """LiteRT on the checkpoint converted again to a dynamic-range int8 .tflite (the same bytes as a
+        right file's, metadata aside: its per-run activation quantization then rounds the same way)."""
+        import tempfile
+
+        from styleport.export.tflite import reconvert
+        from styleport.runtimes.litert import LiteRTRuntime
+
+        tmp = Path(tempfile.mkdtemp(prefix="styleport-reconverted-"))  # LiteRT maps the file: kept until close()
+        self._tmpdirs.append(tmp)
+        return LiteRTRuntime().open(reconvert(self.model, tmp / "reconverted.tflite"), device="cpu")
+
     def latency(self, inp: Input, weights: np.ndarray | None, runs: int) -> Latency:
         return measure(lambda: self.session.run(inp.image, weights), runs, inp.size)
 
     def close(self) -> None:
+        import shutil
+
         self.session.close()
         for session in self._emulated.values():
             session.close()
+        for tmp in self._tmpdirs:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._tmpdirs.clear()
 
     def __enter__(self) -> Reference:
         return self

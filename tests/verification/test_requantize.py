@@ -1,10 +1,12 @@
-"""8-bit activation (a8w8) QDQ files: the re-quantized reference catches what their float row cannot.
+"""Re-exported references: 8-bit activation (a8w8) QDQ files and TFLite dynamic-range int8 files.
 
 With 8-bit activations ONNX Runtime's output sits ~39 dB from the float reference, and weight noise of 1%,
 the output conv x1.02 or a wrong norm eps move it less than that (docs/verification.md: "inseparable" on the
 float row). The second condition re-quantizes the checkpoint with the file's declared scheme and activation
 grids (styleport.export.onnx_int8.requantize) and runs it in ONNX Runtime beside the file: the right file
-matches bit for bit, a faulted one does not. Proven here with real files exported from a faulted great_wave.
+matches bit for bit, a faulted one does not. TFLite's hybrid int8 kernels quantize activations per run, which
+a numpy emulation reproduces only to 43-48 dB: its files are compared with the checkpoint converted again
+(styleport.export.tflite.reconvert) in LiteRT. Proven here with real files exported from a faulted great_wave.
 """
 
 from __future__ import annotations
@@ -125,3 +127,57 @@ def test_no_requantized_reference_without_this_installations_stamp(tmp_path):
     assert engine.runs_on(a8, dark=False, emulation=None)
     with_grids = engine.Emulation("onnx:a8w8-pc-enc", a8, requantize=grids)
     assert engine.runs_on(a8, dark=True, emulation=with_grids)
+
+
+@pytest.fixture(scope="module")
+def tflite_verdicts(tmp_path_factory):
+    """{fault: result with the dark frame} for real dynamic-range int8 .tflite files of great_wave."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("ai_edge_litert")
+    from styleport.export import base as exporters
+    from styleport.export.base import ExportRequest
+    from styleport.export.pipeline import Job, export_one
+
+    ckpt = checkpoints.load(MODEL)
+    model = ckpt.build()
+    exporter = exporters.get("tflite")
+    tmp = tmp_path_factory.mktemp("tflite")
+    out = {}
+    with engine.Reference(model) as ref:
+        for name, net in (("right", model), ("noise 1%", _noisy(model))):
+            request = ExportRequest("tflite", Precision.INT8, (SIZE,))
+            path = tmp / exporter.filename(name.replace(" ", "_").replace("%", ""), Precision.INT8)
+            artifact = export_one(net, ckpt, Job(exporter, request, path), False, ()).artifact
+            emulation = engine.emulation_for("tflite", Precision.INT8, artifact.details, artifact.path)
+            assert emulation is not None and emulation.reconvert
+            out[name] = engine.check(
+                artifact.path,
+                "tflite",
+                Precision.INT8,
+                "litert",
+                ref,
+                engine.load_inputs(PHOTOS, [SIZE]),
+                [("", None)],
+                tolerance=lookup("tflite", Precision.INT8),
+                emulation=emulation,
+            )
+    return out
+
+
+def test_the_right_tflite_int8_file_matches_the_reconverted_checkpoint_exactly(tflite_verdicts):
+    right = tflite_verdicts["right"]
+    assert right.status == "passed", right.failure_text()
+    assert all(c.emulated.max_abs == 0 for c in right.cases)
+
+
+def test_a_noisy_tflite_int8_file_passes_its_float_row_and_fails_the_reconverted_one(tflite_verdicts):
+    bad = tflite_verdicts["noise 1%"]
+    photos = [c for c in bad.cases if c.image != engine.DARK_FRAME]
+    assert all(c.diff.psnr >= lookup("tflite", Precision.INT8).min_psnr for c in photos)  # the float blind spot
+    assert bad.status == "failed" and all(c.emulated.psnr < 60 for c in bad.failures), bad.failure_text()
+
+
+def test_a_tflite_file_of_another_exporter_keeps_the_numpy_emulation():
+    for details in ({}, {"int8_reconvert": "0" * 16}):
+        emulation = engine.emulation_for("tflite", Precision.INT8, details)
+        assert emulation.scheme == "tflite:int8" and not emulation.reconvert and emulation.tolerance.min_psnr == 40
