@@ -52,23 +52,28 @@ def _eps_faulted(model):
     return bad
 
 
-@pytest.fixture(scope="module")
-def verdicts(tmp_path_factory):
-    """{fault: (result on photos, result with the dark frame)} for real a8w8 files of great_wave."""
+def _export_int8(net, ckpt, fmt: str, name: str, folder: Path, options=None):
+    """A real int8 export of ``net`` (described by ``ckpt``) into ``folder``: its Artifact."""
     from styleport.export import base as exporters
     from styleport.export.base import ExportRequest
     from styleport.export.pipeline import Job, export_one
 
+    exporter = exporters.get(fmt)
+    request = ExportRequest(fmt, Precision.INT8, (SIZE,), (), dict(options or {}))
+    path = folder / exporter.filename(name.replace(" ", "_").replace("%", ""), Precision.INT8)
+    return export_one(net, ckpt, Job(exporter, request, path), False, ()).artifact
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    """{fault: (result on photos, result with the dark frame)} for real a8w8 files of great_wave."""
     ckpt = checkpoints.load(MODEL)
     model = ckpt.build()
-    exporter = exporters.get("onnx")
     tmp = tmp_path_factory.mktemp("a8")
     out = {}
     with engine.Reference(model) as ref:
         for name, net in (("right", model), ("noise 1%", _noisy(model)), ("eps x100", _eps_faulted(model))):
-            request = ExportRequest("onnx", Precision.INT8, (SIZE,), (), dict(SCHEME))
-            path = tmp / exporter.filename(name.replace(" ", "_").replace("%", ""), Precision.INT8)
-            artifact = export_one(net, ckpt, Job(exporter, request, path), False, ()).artifact
+            artifact = _export_int8(net, ckpt, "onnx", name, tmp, SCHEME)
             tol = engine.tolerance_for("onnx", Precision.INT8, artifact.details, model.state_dict())
             emulation = engine.emulation_for("onnx", Precision.INT8, artifact.details, artifact.path)
             assert tol.variant == "a8" and emulation is not None and emulation.requantize
@@ -134,20 +139,13 @@ def tflite_verdicts(tmp_path_factory):
     """{fault: result with the dark frame} for real dynamic-range int8 .tflite files of great_wave."""
     pytest.importorskip("tensorflow")
     pytest.importorskip("ai_edge_litert")
-    from styleport.export import base as exporters
-    from styleport.export.base import ExportRequest
-    from styleport.export.pipeline import Job, export_one
-
     ckpt = checkpoints.load(MODEL)
     model = ckpt.build()
-    exporter = exporters.get("tflite")
     tmp = tmp_path_factory.mktemp("tflite")
     out = {}
     with engine.Reference(model) as ref:
         for name, net in (("right", model), ("noise 1%", _noisy(model))):
-            request = ExportRequest("tflite", Precision.INT8, (SIZE,))
-            path = tmp / exporter.filename(name.replace(" ", "_").replace("%", ""), Precision.INT8)
-            artifact = export_one(net, ckpt, Job(exporter, request, path), False, ()).artifact
+            artifact = _export_int8(net, ckpt, "tflite", name, tmp)
             emulation = engine.emulation_for("tflite", Precision.INT8, artifact.details, artifact.path)
             assert emulation is not None and emulation.reconvert
             out[name] = engine.check(
