@@ -179,3 +179,21 @@ def test_a_tflite_file_of_another_exporter_keeps_the_numpy_emulation():
     for details in ({}, {"int8_reconvert": "0" * 16}):
         emulation = engine.emulation_for("tflite", Precision.INT8, details)
         assert emulation.scheme == "tflite:int8" and not emulation.reconvert and emulation.tolerance.min_psnr == 40
+
+
+def test_one_reference_keeps_the_onnx_and_the_ort_requantization_apart(tmp_path):
+    """The same scheme and grids make two references: the .ort one is saved as ORT (its rewrites drift ~1e-4
+    from plain ONNX, enough to flip 8-bit grids). A reference reused across them failed the .onnx file."""
+    ckpt = checkpoints.load(MODEL)
+    model = ckpt.build()
+    inputs = engine.load_inputs(PHOTOS[:1], [(96, 128)], dark=False)
+    with engine.Reference(model) as ref:
+        for fmt in ("ort", "onnx"):
+            artifact = _export_int8(model, ckpt, fmt, "right", tmp_path, SCHEME)
+            emulation = engine.emulation_for(fmt, Precision.INT8, artifact.details, artifact.path)
+            tol = engine.tolerance_for(fmt, Precision.INT8, artifact.details, model.state_dict())
+            result = engine.check(
+                artifact.path, fmt, Precision.INT8, "onnxruntime", ref, inputs, [("", None)],
+                tolerance=tol, emulation=emulation,
+            )  # fmt: skip
+            assert result.status == "passed" and result.emulated_max_abs == 0, (fmt, result.failure_text())
